@@ -406,7 +406,8 @@ class Rollup:
                             cur[0], cur[2] = sp[0], sp[2]
                         if (sp[1], sp[3]) > (cur[1], cur[3]):
                             cur[1], cur[3] = sp[1], sp[3]
-        out = [self._row(c, key, acc, k) for key, acc in rows.items()]
+        # a row whose only devices were crew is not a row
+        out = [self._row(c, key, acc, k) for key, acc in rows.items() if acc.seen or acc.imp or acc.sessions]
         out.sort(key=lambda r: (r.asset_id or "", r.zone_id or "", r.period_start_ms or 0))
         return Report(campaign_id=campaign_id, tz=tz, by=by, k=k, rows=tuple(out))
 
