@@ -22,6 +22,7 @@ with straightforward batch code. It never calls cloud.analytics.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import random
 from collections import defaultdict
@@ -113,7 +114,7 @@ class Person:
 
 
 def _interp(path: list[tuple[int, float, float]], t: int) -> tuple[float, float]:
-    for (t0, x0, y0), (t1, x1, y1) in zip(path, path[1:], strict=False):
+    for (t0, x0, y0), (t1, x1, y1) in itertools.pairwise(path):
         if t0 <= t <= t1:
             f = 0.0 if t1 == t0 else (t - t0) / (t1 - t0)
             return x0 + f * (x1 - x0), y0 + f * (y1 - y0)

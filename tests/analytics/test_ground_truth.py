@@ -176,7 +176,8 @@ def test_k_anonymity_hides_exactly_the_small_counts(scenario, absorbed):
                     n = value(truth, f)
                     assert value(r, f) == (None if small(n, 5) else n), (cid, by, f)
                 if r.reach is None:
-                    assert r.impressions is None and r.frequency is None
+                    assert r.impressions is None
+                    assert r.frequency is None
 
 
 def test_period_filter_and_seal(scenario):
