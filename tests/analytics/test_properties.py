@@ -70,7 +70,9 @@ def test_any_order_and_batching_gives_the_same_answers(obs, rule, perm, cuts):
     for a, b in zip(bounds, bounds[1:], strict=False):
         other.absorb(shuffled[a:b])
     for by in BREAKDOWNS:
-        assert one.report("c", by=by, tz="Europe/Prague", k=1) == other.report("c", by=by, tz="Europe/Prague", k=1)
+        assert one.report("c", by=by, tz="Europe/Prague", k=1) == other.report(
+            "c", by=by, tz="Europe/Prague", k=1
+        )
 
 
 @settings(max_examples=150, deadline=None)
