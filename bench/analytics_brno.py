@@ -92,12 +92,9 @@ def main() -> None:
 
 
 def report(res: dict) -> None:
-    print(
-        f"Brno lab, {res['grains']} grains of 15 min; hand-counted occupancy values: {res['occupancy_values']}"
-    )
-    print(
-        f"estimate MAE {res['mae']:.2f} people, max |error| {res['max_abs']:.1f}, exact in {res['exact_share']:.0%}"
-    )
+    print(f"Brno lab, {res['grains']} grains of 15 min; occupancy values seen: {res['occupancy_values']}")
+    print(f"estimate MAE {res['mae']:.2f} people, max |error| {res['max_abs']:.1f}")
+    print(f"exact in {res['exact_share']:.0%} of grains")
     print(f"naive distinct-MAC count MAE {res['naive_mae']:.2f}")
     print(
         f"randomized addresses over all grains {res['randomized_addresses']}, "
@@ -106,7 +103,8 @@ def report(res: dict) -> None:
     for w in res["worst"]:
         when = datetime.fromtimestamp(w["quarter"] / 1000, tz=PRAGUE).isoformat()
         print(
-            f"  {when}: occupancy {w['occupancy']:.0f}, estimate {w['estimate']:.1f}, naive {w['naive_macs']}, "
+            f"  {when}: occupancy {w['occupancy']:.0f}, estimate {w['estimate']:.1f}, "
+            f"naive {w['naive_macs']}, "
             f"randomized addresses {w['randomized_addresses']} -> {w['randomized_estimate']:.1f}"
         )
 
