@@ -154,8 +154,10 @@ def encode(msg):
     bodies.CHECKS[msg.type](msg.body)
     try:
         data = _dumps(obj).encode()
+    except UnicodeError:  # a lone surrogate, which a "\ud800" escape decodes to
+        raise ProtocolError(BAD_FIELD, "strings must be valid Unicode", "body")  # noqa: B904 (see errors)
     except (TypeError, ValueError):
-        raise ProtocolError(BAD_FIELD, "body must hold JSON values only", "body")  # noqa: B904 (see errors)
+        raise ProtocolError(BAD_FIELD, "body must hold JSON values only", "body")  # noqa: B904
     _check_size(len(data), MAX_DOWNLINK if msg.type in _DOWNLINK_TYPES else MAX_PAYLOAD)
     return data
 
@@ -213,7 +215,8 @@ else:
             raise ProtocolError(TOO_LARGE, "payload does not fit in memory once parsed")  # noqa: B904
 
     def _dumps(obj):
-        return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+        # UTF-8, not \u escapes: MicroPython decodes a surrogate-pair escape into two broken characters.
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _envelope(obj):
