@@ -138,7 +138,11 @@ def decode(payload, topic=None):
 
 
 def encode(msg):
-    """``msg`` as compact UTF-8 JSON; raises ProtocolError if it would not decode."""
+    """``msg`` as compact UTF-8 JSON; raises ProtocolError if it would not decode.
+
+    Values under body keys this version does not know are passed through unchecked; on MicroPython,
+    whose json.dumps writes sets and bytes as if they were JSON, the caller must keep them JSON.
+    """
     if not isinstance(msg, Message):
         raise ProtocolError(BAD_FIELD, "encode() takes a Message")
     obj = {
@@ -229,9 +233,9 @@ def _envelope(obj):
             "v",
         )
     t = get(obj, "type", "", True)
+    if type(t) is not str:
+        raise bad("type", "a string")
     if t not in bodies.CHECKS:
-        if type(t) is not str:
-            raise bad("type", "a string")
         raise ProtocolError(UNKNOWN_TYPE, f"type {t[:32]!r} is not a protocol v1 message type", "type")
     device = get(obj, "device", "", True)
     if not is_device_id(device):
