@@ -8,7 +8,8 @@
 Checks run in the order SPEC.md ("Decoding order") fixes, so that every interpreter names the same
 error for the same input: topic, size, JSON, envelope, topic agreement, body.
 
-Runs unchanged on CPython 3.11 and MicroPython 1.2x: no typing, no dataclasses, no exception chaining.
+Runs unchanged on CPython 3.11 and MicroPython 1.2x: no typing, no dataclasses, no exception chaining;
+signature annotations are fine (MicroPython does not evaluate them).
 The one platform difference is the JSON parser (see _parse).
 """
 
@@ -56,7 +57,7 @@ class Message:
         self.ts = ts
         self.body = body
 
-    def topic(self):
+    def topic(self) -> str:
         """The topic this message travels on."""
         return make_topic(self.device, TYPE_CHANNEL[self.type])
 
@@ -84,12 +85,12 @@ class Message:
         )
 
 
-def make(type, device, boot, seq, ts, body):
+def make(type: str, device: str, boot: str, seq: int, ts: int, body: dict) -> Message:
     """A Message of version VERSION. Not validated here: encode() does it once, where it counts."""
     return Message(VERSION, type, device, boot, seq, ts, body)
 
 
-def decode(payload, topic=None):
+def decode(payload: bytes | bytearray | memoryview | str, topic: str | None = None) -> Message:
     """The Message in ``payload`` (bytes, bytearray, memoryview, or str taken as UTF-8).
 
     With ``topic``, also checks that the topic's major is 1 and that its device id and channel agree
@@ -137,7 +138,7 @@ def decode(payload, topic=None):
     return msg
 
 
-def encode(msg):
+def encode(msg: Message) -> bytes:
     """``msg`` as compact UTF-8 JSON; raises ProtocolError if it would not decode.
 
     Values under body keys this version does not know are passed through unchecked; on MicroPython,
@@ -166,7 +167,7 @@ def encode(msg):
     return data
 
 
-def error_body(err, topic=None, seq=None):
+def error_body(err: ProtocolError, topic: str | None = None, seq: int | None = None) -> dict:
     """The body of the "error" message answering a rejected message; ``topic`` and ``seq`` are the
     offending message's, when known (a seq outside the protocol's range is left out)."""
     body = {"code": err.code, "reason": err.reason[: TEXT[4]]}

@@ -7,9 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from jsonschema import Draft202012Validator
-from jsonschema.validators import extend
-from referencing import Registry, Resource
 
 PROTOCOL = Path(__file__).resolve().parents[2] / "protocol"
 VECTORS = PROTOCOL / "vectors"
@@ -49,9 +46,14 @@ def payload_of():
 def message_schema():
     """A validator for whole messages (schemas/envelope.json, bodies by reference). Its integers are JSON
     integers only: JSON Schema's own "integer" admits 5.0, which the spec and the codec reject."""
+    jsonschema = pytest.importorskip("jsonschema", reason="needs jsonschema (the dev extra)")
+    referencing = pytest.importorskip("referencing")
     schemas = [json.loads(p.read_text("utf-8")) for p in sorted(SCHEMAS.glob("*.json"))]
-    registry = Registry().with_resources([(s["$id"], Resource.from_contents(s)) for s in schemas])
-    checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", lambda _checker, x: type(x) is int)
-    strict = extend(Draft202012Validator, type_checker=checker)
+    registry = referencing.Registry().with_resources(
+        [(s["$id"], referencing.Resource.from_contents(s)) for s in schemas]
+    )
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine("integer", lambda _checker, x: type(x) is int)
+    strict = jsonschema.validators.extend(base, type_checker=checker)
     envelope = next(s for s in schemas if s["$id"].endswith(":envelope"))
     return strict(envelope, registry=registry)
