@@ -54,7 +54,11 @@ class DeviceBase(SQLModel):
 
 class Device(DeviceBase, table=True):
     __tablename__ = "device"
-    __table_args__ = (Index("ix_device_status", "status"), Index("ix_device_state", "state"))
+    __table_args__ = (
+        Index("ix_device_status", "status"),
+        Index("ix_device_state", "state"),
+        Index("ix_device_heartbeat_deadline", "heartbeat_deadline"),
+    )
 
     id: str = Field(primary_key=True, max_length=64)
     state: str = Field(default=DeviceState.ACTIVE, max_length=16)
@@ -74,7 +78,9 @@ class Device(DeviceBase, table=True):
     connected: bool = False
     last_seen: datetime | None = _dt()
     last_heartbeat_at: datetime | None = _dt()
-    heartbeat_interval_s: int | None = None
+    # last_heartbeat_at + timeout: the sweeper's index, so it never scans healthy devices.
+    heartbeat_deadline: datetime | None = _dt()
+    heartbeat_interval_s: float | None = None
     # Declared absence: the device said it sleeps until then.
     sleep_until: datetime | None = _dt()
     # Flap damping (see RULES.md): a decaying score of recent transitions.
@@ -88,7 +94,7 @@ class Device(DeviceBase, table=True):
     health: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDoc)
     heartbeats: int = 0
     telemetry_batches: int = 0
-    observations: int = 0
+    observations: int = Field(default=0, sa_type=BigInteger)
     created_at: datetime | None = _dt()
 
 
@@ -105,7 +111,7 @@ class DevicePublic(DeviceBase):
     connected: bool
     last_seen: datetime | None
     last_heartbeat_at: datetime | None
-    heartbeat_interval_s: int | None
+    heartbeat_interval_s: float | None
     heartbeat_overdue: bool = False
     sleep_until: datetime | None
     flapping: bool

@@ -42,7 +42,8 @@ def test_first_batch_of_a_boot_above_one_opens_the_leading_gap() -> None:
 def test_a_new_boot_is_a_new_stream_without_a_gap() -> None:
     old = account(Stream(), [(1, 1), (2, 2), (3, 3)])
     new = account(Stream(), [(1, 10)])
-    assert _open(old) == [] and _open(new) == []
+    assert _open(old) == []
+    assert _open(new) == []
 
 
 @given(st.permutations(list(range(1, 40))), st.integers(min_value=1, max_value=39))

@@ -71,7 +71,8 @@ def upgrade() -> None:
         sa.Column("connected", sa.Boolean(), nullable=False),
         sa.Column("last_seen", DT, nullable=True),
         sa.Column("last_heartbeat_at", DT, nullable=True),
-        sa.Column("heartbeat_interval_s", sa.Integer(), nullable=True),
+        sa.Column("heartbeat_deadline", DT, nullable=True),
+        sa.Column("heartbeat_interval_s", sa.Float(), nullable=True),
         sa.Column("sleep_until", DT, nullable=True),
         sa.Column("flap_score", sa.Float(), nullable=False),
         sa.Column("flap_score_at", DT, nullable=True),
@@ -80,13 +81,14 @@ def upgrade() -> None:
         sa.Column("health", JSON, nullable=False),
         sa.Column("heartbeats", sa.Integer(), nullable=False),
         sa.Column("telemetry_batches", sa.Integer(), nullable=False),
-        sa.Column("observations", sa.Integer(), nullable=False),
+        sa.Column("observations", sa.BigInteger(), nullable=False),
         sa.Column("created_at", DT, nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("device", schema=None) as batch_op:
         batch_op.create_index("ix_device_state", ["state"], unique=False)
         batch_op.create_index("ix_device_status", ["status"], unique=False)
+        batch_op.create_index("ix_device_heartbeat_deadline", ["heartbeat_deadline"], unique=False)
 
     op.create_table(
         "observation",
@@ -197,6 +199,7 @@ def downgrade() -> None:
     op.drop_table("observation")
     with op.batch_alter_table("device", schema=None) as batch_op:
         batch_op.drop_index("ix_device_status")
+        batch_op.drop_index("ix_device_heartbeat_deadline")
         batch_op.drop_index("ix_device_state")
 
     op.drop_table("device")
