@@ -3,8 +3,9 @@
 Pure: the caller loads the stream's high-water mark and its open gaps, passes the batch numbers
 that were *new* (not duplicates) in this flush, and writes back what comes out.
 
-Batch numbers start at 1 on every boot (protocol SPEC), so the first batch of a boot seen with
-number n > 1 opens the gap 1..n-1, and a new boot never opens a gap against the previous one.
+Batch numbers are contiguous from 0 within a boot (protocol SPEC §4), so the first batch of a boot
+seen with number n > 0 opens the gap 0..n-1, and a new boot never opens a gap against the previous
+one (it is another stream).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Gap:
 
 @dataclass(slots=True)
 class Stream:
-    max_batch: int = 0  # 0: nothing received on this boot yet
+    max_batch: int = -1  # -1: nothing received on this boot yet
     max_t0_ms: int = 0
     received: int = 0
     gaps: list[Gap] = field(default_factory=list)  # open gaps, plus those this call changed
@@ -46,7 +47,7 @@ def account(stream: Stream, batches: list[tuple[int, int]]) -> Stream:
         stream.received += 1
         if batch > stream.max_batch:
             if batch > stream.max_batch + 1:
-                t_from = stream.max_t0_ms if stream.max_batch else t0
+                t_from = stream.max_t0_ms if stream.max_batch >= 0 else t0
                 stream.gaps.append(Gap(stream.max_batch + 1, batch - 1, t_from, t0, dirty=True))
             stream.max_batch, stream.max_t0_ms = batch, t0
             continue

@@ -141,7 +141,7 @@ def _account(conn: Connection, fresh: list[Batch], now: datetime, result: Ingest
                 {
                     "device_id": d,
                     "boot": boot,
-                    "max_batch": 0,
+                    "max_batch": -1,
                     "max_t0_ms": 0,
                     "received": 0,
                     "duplicates": 0,

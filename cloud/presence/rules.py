@@ -6,7 +6,7 @@ Three signals are kept apart (the full rule, with examples, is in RULES.md besid
   Will when its connection dies, or by the device itself before a clean disconnect. Wills can
   arrive late, twice or out of order, so they are ordered by (boot, seq): a will from another boot
   than the current one is stale; a will whose seq is older than the current connection's birth
-  (``will.seq + 1 < conn_seq``) belongs to an earlier connection and is stale too.
+  (``will.seq + 1 < conn_floor``) belongs to an earlier connection and is stale too.
 * **liveness** — heartbeats at the interval the device declared: silence longer than
   ``timeout_factor`` x interval (default 3x) means offline, found by the sweeper from stored times.
   A heartbeat late but within that grace changes nothing.
@@ -71,7 +71,7 @@ class Presence:
     reason: str | None = None
     boot: str | None = None
     boot_ts: datetime | None = None  # the device's clock at the latest message of the current boot
-    conn_seq: int | None = None  # seq of the current connection's birth
+    conn_floor: int | None = None  # highest seq seen before the current connection's first message
     last_seq: int | None = None
     connected: bool = False
     last_heartbeat_at: datetime | None = None
@@ -112,6 +112,7 @@ class Transition:
 
 
 LIFE = frozenset({"birth", "heartbeat", "online"})
+MARKERS = frozenset({"birth", "online"})  # what a device sends first on every connection
 AWAY = frozenset({"lwt", "disconnect", "sleep"})
 
 
@@ -179,36 +180,35 @@ def _move(
 
 def observe(p: Presence, ev: Evidence, now: datetime, policy: Policy) -> tuple[Presence, Transition | None]:
     """Apply one piece of evidence (arrival order) and return the new presence and its transition."""
+    marker = ev.kind in MARKERS
     if p.boot is not None and ev.boot != p.boot:
-        newer = p.boot_ts is None or ev.device_ts >= p.boot_ts
-        if ev.kind in AWAY or not newer:
-            return p, None  # a will or message of another, older boot: stale
-        p = replace(p, boot=ev.boot, boot_ts=ev.device_ts, conn_seq=None, last_seq=None, sleep_until=None)
+        if not marker:
+            return p, None  # another boot's message: store-and-forward data, never presence evidence
+        p = replace(p, boot=ev.boot, boot_ts=ev.device_ts, conn_floor=None, last_seq=None, sleep_until=None)
     elif p.boot is None:
-        p = replace(p, boot=ev.boot)
-    if p.boot_ts is None or ev.device_ts > p.boot_ts:
+        p = replace(p, boot=ev.boot, boot_ts=ev.device_ts)
+    if ev.kind in AWAY:
+        # A will's seq was reserved at connect: it is stale when it is not above everything seen
+        # before the current connection began (conn_floor); then the old connection's will.
+        if p.conn_floor is not None and ev.seq <= p.conn_floor:
+            return p, None
+    elif p.last_seq is not None and ev.seq <= p.last_seq:
+        return p, None  # a redelivery, or older than what we already applied
+    if marker and (ev.kind == "online" or p.status != ONLINE or p.conn_floor is None):
+        p = replace(p, conn_floor=-1 if p.last_seq is None else p.last_seq)
+    p = replace(p, last_seq=ev.seq if p.last_seq is None else max(p.last_seq, ev.seq))
+    if ev.device_ts and (p.boot_ts is None or ev.device_ts > p.boot_ts):
         p = replace(p, boot_ts=ev.device_ts)
-    if ev.kind != "lwt":
-        p = replace(p, last_seq=ev.seq if p.last_seq is None else max(p.last_seq, ev.seq))
 
     if ev.kind in LIFE:
-        if ev.kind in {"birth", "online"} and (p.conn_seq is None or ev.seq >= p.conn_seq):
-            p = replace(p, conn_seq=ev.seq)
         if ev.interval_s:
             p = replace(p, interval_s=ev.interval_s)
         p = replace(p, connected=True, last_heartbeat_at=now)
-        if ev.kind == "heartbeat" and ev.sleep_until is not None:
-            p = replace(p, sleep_until=ev.sleep_until)
-        if ev.kind == "birth" and p.sleep_until is not None and p.sleep_until <= now:
+        if marker and p.sleep_until is not None and p.sleep_until <= now:
             p = replace(p, sleep_until=None)
-        reason = Reason.BIRTH if ev.kind in {"birth", "online"} else Reason.HEARTBEAT
+        reason = Reason.BIRTH if marker else Reason.HEARTBEAT
         return _move(p, ONLINE, reason, now, policy, ev)
 
-    # Away evidence of the current boot.
-    if ev.kind == "lwt" and p.conn_seq is not None and ev.seq + 1 < p.conn_seq:
-        return p, None  # the will of an earlier connection, delivered late
-    if ev.kind == "disconnect" and p.last_seq is not None and ev.seq < p.last_seq:
-        return p, None
     if ev.kind == "sleep":
         p = replace(p, sleep_until=ev.sleep_until)
     p = replace(p, connected=False, online_pending_since=None)

@@ -26,7 +26,7 @@ def presence_of(device: Device) -> Presence:
         reason=device.status_reason,
         boot=device.boot,
         boot_ts=device.boot_ts,
-        conn_seq=device.conn_seq,
+        conn_floor=device.conn_floor,
         last_seq=device.last_seq,
         connected=device.connected,
         last_heartbeat_at=device.last_heartbeat_at,
@@ -46,7 +46,7 @@ def _store(session: Session, device: Device, p: Presence, t: Transition | None, 
     device.status_reason = p.reason
     device.boot = p.boot
     device.boot_ts = p.boot_ts
-    device.conn_seq = p.conn_seq
+    device.conn_floor = p.conn_floor
     device.last_seq = p.last_seq
     device.connected = p.connected
     device.last_heartbeat_at = p.last_heartbeat_at

@@ -73,7 +73,7 @@ class Device(DeviceBase, table=True):
     # The current boot and the connection inside it (seq of its birth), to order Last Wills.
     boot: str | None = Field(default=None, max_length=64)
     boot_ts: datetime | None = _dt()
-    conn_seq: int | None = Field(default=None, sa_type=BigInteger)
+    conn_floor: int | None = Field(default=None, sa_type=BigInteger)
     last_seq: int | None = Field(default=None, sa_type=BigInteger)
     connected: bool = False
     last_seen: datetime | None = _dt()

@@ -35,9 +35,9 @@ def test_redelivered_batches_are_stored_once(engine: Engine) -> None:
     with Session(engine) as s:
         s.add(Device(id="dev-1"))
         s.commit()
-    first = _ingest(engine, [_batch(1), _batch(2), _batch(2)])
+    first = _ingest(engine, [_batch(0), _batch(1), _batch(1)])
     assert (first.batches, first.duplicates, first.observations) == (2, 1, 6)
-    again = _ingest(engine, [_batch(1), _batch(2), _batch(3)])
+    again = _ingest(engine, [_batch(0), _batch(1), _batch(2)])
     assert (again.batches, again.duplicates, again.observations) == (1, 2, 3)
     assert _obs_count(engine) == 9
     with Session(engine) as s:
@@ -46,17 +46,17 @@ def test_redelivered_batches_are_stored_once(engine: Engine) -> None:
         assert (device.telemetry_batches, device.observations) == (3, 9)
         stream = s.get(TelemetryStream, ("dev-1", "b1"))
         assert stream is not None
-        assert (stream.received, stream.duplicates, stream.max_batch) == (3, 3, 3)
+        assert (stream.received, stream.duplicates, stream.max_batch) == (3, 3, 2)
 
 
 def test_a_gap_opens_and_closes_when_late_batches_arrive(engine: Engine) -> None:
-    r = _ingest(engine, [_batch(1), _batch(5)])
+    r = _ingest(engine, [_batch(0), _batch(1), _batch(5)])
     assert r.gaps_opened == 1
     with Session(engine) as s:
         (gap,) = gaps(s, "dev-1", open_only=True)
         assert (gap.first_batch, gap.last_batch, gap.missing) == (2, 4, 3)
         c = completeness(s, "dev-1", since=from_ms(T0), until=from_ms(T0 + 10_000))
-        assert (c.received, c.missing, c.expected) == (2, 3, 5)
+        assert (c.received, c.missing, c.expected) == (3, 3, 6)
     _ingest(engine, [_batch(3)])
     with Session(engine) as s:
         assert [(g.first_batch, g.last_batch) for g in gaps(s, "dev-1", open_only=True)] == [(2, 2), (4, 4)]
@@ -66,12 +66,12 @@ def test_a_gap_opens_and_closes_when_late_batches_arrive(engine: Engine) -> None
         assert gaps(s, "dev-1", open_only=True) == []
         assert all(g.closed_at is not None for g in gaps(s, "dev-1"))
         c = completeness(s, "dev-1", since=from_ms(T0), until=from_ms(T0 + 10_000))
-        assert (c.received, c.missing, c.completeness) == (5, 0, 1.0)
+        assert (c.received, c.missing, c.completeness) == (6, 0, 1.0)
 
 
 def test_a_new_boot_starts_a_new_sequence_without_a_false_gap(engine: Engine) -> None:
-    _ingest(engine, [_batch(1), _batch(2), _batch(3)])
-    _ingest(engine, [_batch(1, boot="b2"), _batch(2, boot="b2")])
+    _ingest(engine, [_batch(0), _batch(1), _batch(2)])
+    _ingest(engine, [_batch(0, boot="b2"), _batch(1, boot="b2")])
     with Session(engine) as s:
         assert gaps(s, "dev-1") == []
         now = utcnow()

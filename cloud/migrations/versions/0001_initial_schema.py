@@ -66,7 +66,7 @@ def upgrade() -> None:
         sa.Column("status_since", DT, nullable=True),
         sa.Column("boot", sa.String(length=64), nullable=True),
         sa.Column("boot_ts", DT, nullable=True),
-        sa.Column("conn_seq", sa.BigInteger(), nullable=True),
+        sa.Column("conn_floor", sa.BigInteger(), nullable=True),
         sa.Column("last_seq", sa.BigInteger(), nullable=True),
         sa.Column("connected", sa.Boolean(), nullable=False),
         sa.Column("last_seen", DT, nullable=True),
