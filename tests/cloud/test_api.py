@@ -181,3 +181,28 @@ def test_loopback_api_serves_reads_without_a_token_but_never_writes(engine: Engi
     with TestClient(create_app(engine, Settings(api_host="127.0.0.1"))) as client:
         assert client.get("/devices").status_code == 200
         assert client.post("/devices", json={"id": "x-001"}).status_code == 401
+
+
+def test_the_grafana_dashboard_charts_only_metrics_the_cloud_exports(
+    engine: Engine, api: TestClient, tokens: dict[str, str]
+) -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    import cloud.observability
+
+    dash = json.loads((Path(cloud.observability.__file__).parent / "grafana-dashboard.json").read_text())
+    suffixes = {"counter": ["", "_total"], "histogram": ["_bucket", "_sum", "_count"], "gauge": [""]}
+    exposed = {
+        name + suffix
+        for line in api.get("/metrics").text.splitlines()
+        if line.startswith("# TYPE ")
+        for name, kind in [line.split()[2:4]]
+        for suffix in suffixes.get(kind, [""])
+    }
+    used = {
+        m for p in dash["panels"] for t in p["targets"] for m in re.findall(r"mobilytics_[a-z_]+", t["expr"])
+    }
+    assert used
+    assert used <= exposed, used - exposed

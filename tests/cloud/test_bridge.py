@@ -161,3 +161,33 @@ async def test_a_silent_device_goes_offline_after_its_heartbeat_timeout_not_befo
         )
         assert time.monotonic() - silent_from >= 2.0
         assert device.status_reason == "timeout"
+
+
+async def test_desired_config_is_published_retained_and_the_report_acknowledges_it(cloud: Cloud) -> None:
+    from cloud.core.types import utcnow
+    from cloud.shadow.models import ConfigShadow
+    from cloud.shadow.service import set_desired
+
+    dev = Dev("shadowed-1")
+    async with cloud.client("shadowed-1") as c:
+        await c.publish(*dev.hello(hw="rpi"), qos=1)
+        await cloud.wait_for(lambda s: (d := _device(s, "shadowed-1")) and d.hardware == "rpi")
+    with Session(cloud.engine) as s:
+        device = _device(s, "shadowed-1")
+        assert device is not None
+        set_desired(s, device=device, config={"heartbeat_s": 30, "upload_parallelism": 2}, now=utcnow())
+        s.commit()
+    await cloud.wait_for(lambda s: (sh := s.get(ConfigShadow, "shadowed-1")) and sh.published_version == 1)
+    # A device connecting later still gets it: the message is retained.
+    async with cloud.client("shadowed-1") as c:
+        await c.subscribe(topics.topic("shadowed-1", topics.CONFIG_DESIRED), qos=1)
+        async with asyncio.timeout(10):
+            async for m in c.messages:
+                desired = decode(bytes(m.payload), str(m.topic))
+                break
+        assert desired.body == {"version": 1, "config": {"heartbeat_s": 30, "upload_parallelism": 2}}
+        await c.publish(*dev.reported(1, desired.body["config"]), qos=1)
+    shadow = await cloud.wait_for(
+        lambda s: (sh := s.get(ConfigShadow, "shadowed-1")) and sh.reported_version == 1 and sh
+    )
+    assert shadow.reported == {"heartbeat_s": 30, "upload_parallelism": 2}
