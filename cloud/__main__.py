@@ -1,0 +1,5 @@
+"""`python -m cloud` is `mobilytics`."""
+
+from cloud.cli import app
+
+app()
