@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -11,19 +10,15 @@ import pytest
 
 from edge_agent.exceptions import CaptureFormatError
 from edge_agent.sources.pcapfile import LINKTYPE_IEEE802_11_RADIOTAP, CaptureFrame, read_capture
-
-DATASET = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "probe-requests-brno"
-PCAP = DATASET / "2023-02-23.pcap"
-needs_editcap = pytest.mark.skipif(shutil.which("editcap") is None, reason="editcap (Debian: tshark) missing")
-pytestmark = pytest.mark.skipif(not PCAP.exists(), reason="dataset missing")
+from tests.edge_agent.conftest import wireshark_tool
 
 
-@needs_editcap
 @pytest.mark.parametrize("fmt", ["pcapng", "nsecpcap"])
-def test_editcap_conversions_read_identically(tmp_path: Path, fmt: str) -> None:
+def test_editcap_conversions_read_identically(brno: Path, tmp_path: Path, fmt: str) -> None:
+    pcap = brno / "2023-02-23.pcap"
     out = tmp_path / f"converted.{fmt}"
-    subprocess.run(["editcap", "-F", fmt, str(PCAP), str(out)], check=True)
-    assert list(read_capture(out)) == list(read_capture(PCAP))
+    subprocess.run([wireshark_tool("editcap"), "-F", fmt, str(pcap), str(out)], check=True)
+    assert list(read_capture(out)) == list(read_capture(pcap))
 
 
 def _block(order: str, kind: int, body: bytes) -> bytes:
@@ -51,8 +46,8 @@ def _pcapng(order: str, frames: list[CaptureFrame], tsresol: int, tsoffset: int)
 
 
 @pytest.mark.parametrize("order", ["<", ">"])
-def test_pcapng_byte_orders_resolutions_and_offsets(tmp_path: Path, order: str) -> None:
-    frames = list(read_capture(PCAP))[:50]
+def test_pcapng_byte_orders_resolutions_and_offsets(brno: Path, tmp_path: Path, order: str) -> None:
+    frames = list(read_capture(brno / "2023-02-23.pcap"))[:50]
     path = tmp_path / "hand.pcapng"
     path.write_bytes(_pcapng(order, frames, tsresol=9, tsoffset=1_600_000_000))  # ns, offset epoch
     assert list(read_capture(path)) == frames
@@ -62,14 +57,15 @@ def test_pcapng_byte_orders_resolutions_and_offsets(tmp_path: Path, order: str) 
         assert abs(got.ts_ns - want.ts_ns) < 1000
 
 
-def test_truncated_files_yield_complete_frames_then_say_where(tmp_path: Path) -> None:
-    whole = PCAP.read_bytes()
+def test_truncated_files_yield_complete_frames_then_say_where(brno: Path, tmp_path: Path) -> None:
+    pcap = brno / "2023-02-23.pcap"
+    whole = pcap.read_bytes()
     cut = tmp_path / "cut.pcap"
     cut.write_bytes(whole[:-10])
     frames: list[CaptureFrame] = []
     with pytest.raises(CaptureFormatError) as err:
         frames.extend(read_capture(cut))
-    assert len(frames) == len(list(read_capture(PCAP))) - 1
+    assert len(frames) == len(list(read_capture(pcap))) - 1
     assert err.value.offset is not None
     assert err.value.offset > 0
     assert err.value.path == str(cut)

@@ -12,22 +12,19 @@ import pytest
 
 from edge_agent.sources.pcapfile import LINKTYPE_IEEE802_11_RADIOTAP, read_capture
 from edge_agent.sources.wifi import parse_probe
+from tests.edge_agent.conftest import BRNO_DAYS
 
-DATASET = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "probe-requests-brno"
-DAYS = ["2022-11-24", "2023-02-23"]
 LAB_TZ = ZoneInfo("Europe/Prague")  # the CSV datetimes are the lab's local time
-
-pytestmark = pytest.mark.skipif(not DATASET.is_dir(), reason=f"dataset not found at {DATASET}")
 
 
 def mac(text: str) -> bytes:
     return bytes.fromhex(text.replace(":", ""))
 
 
-@pytest.mark.parametrize("day", DAYS)
-def test_every_frame_matches_its_csv_row(day: str) -> None:
-    rows = list(csv.DictReader((DATASET / f"{day}.csv").open(newline=""), delimiter=";"))
-    frames = list(read_capture(DATASET / f"{day}.pcap"))
+@pytest.mark.parametrize("day", BRNO_DAYS)
+def test_every_frame_matches_its_csv_row(brno: Path, day: str) -> None:
+    rows = list(csv.DictReader((brno / f"{day}.csv").open(newline=""), delimiter=";"))
+    frames = list(read_capture(brno / f"{day}.pcap"))
     assert len(frames) == len(rows)
     for frame in frames:
         assert frame.linktype == LINKTYPE_IEEE802_11_RADIOTAP
@@ -49,13 +46,13 @@ def test_every_frame_matches_its_csv_row(day: str) -> None:
         assert probe.ts_ns // 1000 == round(local.timestamp() * 1_000_000), where
 
 
-@pytest.mark.parametrize("day", DAYS)
-def test_fingerprint_is_stable_per_device_and_finer_than_the_ie_list(day: str) -> None:
+@pytest.mark.parametrize("day", BRNO_DAYS)
+def test_fingerprint_is_stable_per_device_and_finer_than_the_ie_list(brno: Path, day: str) -> None:
     """A device's IE structure repeats frame after frame, and the fingerprint, which also reads the
     capability IE bodies, tells apart at least as many device kinds as the authors' IE-id lists."""
-    rows = list(csv.DictReader((DATASET / f"{day}.csv").open(newline=""), delimiter=";"))
+    rows = list(csv.DictReader((brno / f"{day}.csv").open(newline=""), delimiter=";"))
     by_src: dict[bytes, set[bytes]] = {}
-    for frame in read_capture(DATASET / f"{day}.pcap"):
+    for frame in read_capture(brno / f"{day}.pcap"):
         probe = parse_probe(frame)
         by_src.setdefault(probe.src, set()).add(probe.fingerprint)
     assert all(len(prints) == 1 for prints in by_src.values())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -14,6 +13,7 @@ from edge_agent.sources.dot11 import parse_probe_request
 from edge_agent.sources.pcapfile import LINKTYPE_IEEE802_11_RADIOTAP, CaptureFrame, read_capture
 from edge_agent.sources.radiotap import channel_of, parse_radiotap
 from edge_agent.sources.wifi import parse_probe
+from tests.edge_agent.conftest import wireshark_tool
 
 SRC = bytes.fromhex("da a1 19 2c 4e 7f".replace(" ", ""))
 PROBE = (
@@ -101,7 +101,6 @@ def test_channel_numbers() -> None:
     assert [channel_of(f) for f in (2412, 2437, 2484, 5180, 5825, 5955, 900)] == [1, 6, 14, 36, 165, 1, None]
 
 
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark (Debian package tshark) not installed")
 def test_tshark_reads_the_crafted_frame_the_same_way(tmp_path: Path) -> None:
     """Wireshark's radiotap dissector is the reference: same signal, frequency, source, sequence."""
     data = extended_header() + PROBE + FCS
@@ -113,7 +112,7 @@ def test_tshark_reads_the_crafted_frame_the_same_way(tmp_path: Path) -> None:
     )
     out = subprocess.run(
         [
-            "tshark",
+            wireshark_tool("tshark"),
             "-r",
             str(path),
             "-T",
