@@ -26,12 +26,13 @@ def is_locally_administered(address: bytes) -> bool:
 class Sighting:
     """A device heard at ``ts_ms`` (ms since the epoch) with ``rssi`` dBm (None if the radio did
     not say). ``address`` is the raw 6-byte MAC; ``randomized`` its locally administered bit (WiFi)
-    or random address type (BLE); ``fingerprint`` a digest of device traits (probe IEs, BLE
-    manufacturer ids and services) that is hashed again with the period key before use."""
+    or random address type (BLE); ``directed`` a probe request naming an SSID; ``fingerprint`` a
+    digest of device traits (probe IEs, BLE manufacturer ids and services), kept on the sensor."""
 
     ts_ms: int
     kind: Kind
     address: bytes
     rssi: int | None
     randomized: bool
+    directed: bool = False
     fingerprint: bytes = b""

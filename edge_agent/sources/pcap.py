@@ -11,6 +11,7 @@ replay hashes to exactly what a direct parse of the file gives. Frames that are 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -61,12 +62,5 @@ class PcapReplay:
                 continue
             sighting = probe.sighting()
             if shift_ns:
-                sighting = Sighting(
-                    ts_ms=(frame.ts_ns + shift_ns) // 1_000_000,
-                    kind=sighting.kind,
-                    address=sighting.address,
-                    rssi=sighting.rssi,
-                    randomized=sighting.randomized,
-                    fingerprint=sighting.fingerprint,
-                )
+                sighting = dataclasses.replace(sighting, ts_ms=(frame.ts_ns + shift_ns) // 1_000_000)
             yield sighting

@@ -43,6 +43,7 @@ class ProbeRequest:
             address=self.src,
             rssi=self.rssi,
             randomized=self.randomized,
+            directed=bool(self.ssids),
             fingerprint=self.fingerprint,
         )
 
