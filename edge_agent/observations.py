@@ -16,29 +16,32 @@ from dataclasses import dataclass
 from edge_agent.gps import Track
 from edge_agent.privacy import Keyring
 from edge_agent.sighting import Kind, Sighting
-
-FLAG_RANDOMIZED = 0x01
+from protocol.bodies import FLAG_DIRECTED, FLAG_INFRA, FLAG_RANDOMIZED
 
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """A hashed device id heard at ``ts_ms`` with ``rssi`` dBm; ``flags`` bit 0 = randomised MAC;
-    ``fp`` the hashed device-trait fingerprint (empty when the source gives none)."""
+    """A hashed device id heard at ``ts_ms`` with ``rssi`` dBm; ``flags`` as protocol v1 defines
+    them (randomised address, directed probe, infrastructure address)."""
 
     ts_ms: int
     kind: Kind
     hid: str
     rssi: int
     flags: int
-    fp: str = ""
 
 
 class Observer:
-    """Applies the privacy rule and the RSSI floor; both can change at run time (cloud config)."""
+    """Applies the privacy rule and the RSSI floor; both can change at run time (cloud config).
 
-    def __init__(self, keyring: Keyring, rssi_floor: int) -> None:
+    ``infra`` holds raw addresses of known fixed gear (the lab's desktops, the vehicle's own router):
+    they are still observed, flagged FLAG_INFRA, so the cloud can leave them out of audience counts
+    while the sensor itself never has to ship the list."""
+
+    def __init__(self, keyring: Keyring, rssi_floor: int, infra: frozenset[bytes] = frozenset()) -> None:
         self.keyring = keyring
         self.rssi_floor = rssi_floor
+        self.infra = infra
         self.below_floor = 0
         self.without_rssi = 0
 
@@ -50,14 +53,17 @@ class Observer:
         if sighting.rssi < self.rssi_floor:
             self.below_floor += 1
             return None
-        ring = self.keyring
+        flags = (
+            (FLAG_RANDOMIZED if sighting.randomized else 0)
+            | (FLAG_DIRECTED if sighting.directed else 0)
+            | (FLAG_INFRA if sighting.address in self.infra else 0)
+        )
         return Observation(
             ts_ms=sighting.ts_ms,
             kind=sighting.kind,
-            hid=ring.hid(sighting.address, sighting.ts_ms),
+            hid=self.keyring.hid(sighting.address, sighting.ts_ms),
             rssi=sighting.rssi,
-            flags=FLAG_RANDOMIZED if sighting.randomized else 0,
-            fp=ring.fingerprint_hid(sighting.fingerprint, sighting.ts_ms) if sighting.fingerprint else "",
+            flags=flags,
         )
 
 

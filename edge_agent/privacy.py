@@ -12,8 +12,7 @@ Why keyed and per period: the MAC space is small enough to enumerate, so a plain
 with a fleet key only the fleet can link ids, and with a key per period ids cannot be linked across
 periods once the period key is gone. The agent holds only the current period's key: moving to another
 period overwrites the old key's bytes (best effort in CPython, which may have copied them, but no
-reference to an old key survives). Device-trait fingerprints (probe-request IEs) are hashed with
-the same period key under their own label so they cannot be matched against a list of chipsets.
+reference to an old key survives).
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from __future__ import annotations
 import hmac
 
 _ID_LABEL = b"mob-id-v1:"
-_FINGERPRINT_LABEL = b"mob-fp-v1:"
 DEFAULT_ROTATION_S = 86_400
 HID_BYTES = 8
 
@@ -84,7 +82,3 @@ class Keyring:
     def hid(self, address: bytes, ts_ms: int) -> str:
         """The 16-hex-char hashed id of ``address`` for the period containing ``ts_ms``."""
         return hmac.digest(self._key_for(ts_ms), address, "sha256")[:HID_BYTES].hex()
-
-    def fingerprint_hid(self, fingerprint: bytes, ts_ms: int) -> str:
-        """A device-trait fingerprint hashed with the same period key, under its own label."""
-        return hmac.digest(self._key_for(ts_ms), _FINGERPRINT_LABEL + fingerprint, "sha256")[:HID_BYTES].hex()

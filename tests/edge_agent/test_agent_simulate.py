@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 
@@ -56,7 +57,7 @@ async def test_truck_follows_the_route_and_paces_to_speed() -> None:
     moving = [f for f in fixes if f.speed_mps]
     assert moving
     assert abs(moving[0].speed_mps * 3.6 - 25) < 1e-9
-    for a, b in zip(fixes, fixes[1:], strict=False):
+    for a, b in itertools.pairwise(fixes):
         assert _distance_m((a.lat, a.lon), (b.lat, b.lon)) < 8  # 25 km/h is ~7 m/s
     paced = Simulation(seed=1, start_ms=0, speed=20.0, duration_s=10)
     began = time.monotonic()
