@@ -158,6 +158,8 @@ class Agent:
             obs = observe(sighting)
             if obs is None:
                 continue
+            if not self._batch.accepts(obs):
+                await self._close_batch()
             self._batch.add(obs, loop.time())
             if len(self._batch) >= self.tunables.batch_size:
                 await self._close_batch()

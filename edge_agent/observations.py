@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from edge_agent.gps import Track
 from edge_agent.privacy import Keyring
 from edge_agent.sighting import Kind, Sighting
-from protocol.bodies import FLAG_DIRECTED, FLAG_INFRA, FLAG_RANDOMIZED
+from protocol.bodies import FLAG_DIRECTED, FLAG_INFRA, FLAG_RANDOMIZED, MAX_DT
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,24 +68,37 @@ class Observer:
 
 
 class Batch:
-    """Observations collected for one telemetry message, in arrival order."""
+    """Observations collected for one telemetry message, in arrival order. A message spans at most
+    protocol v1's MAX_DT (a day) of observation time: ``accepts`` says whether one more fits (a
+    replayed old capture beside a live radio would otherwise make an invalid message)."""
 
     def __init__(self) -> None:
         self.observations: list[Observation] = []
         self.opened_at: float | None = None  # event-loop time of the first observation
+        self._first = self._last = 0
 
     def __len__(self) -> int:
         return len(self.observations)
 
+    def accepts(self, obs: Observation) -> bool:
+        if not self.observations:
+            return True
+        return max(self._last, obs.ts_ms) - min(self._first, obs.ts_ms) <= MAX_DT
+
     def add(self, obs: Observation, now: float) -> None:
+        """Add ``obs`` (the caller has checked ``accepts``); ``now`` is the loop time."""
         if not self.observations:
             self.opened_at = now
+            self._first = self._last = obs.ts_ms
+        else:
+            self._first = min(self._first, obs.ts_ms)
+            self._last = max(self._last, obs.ts_ms)
         self.observations.append(obs)
 
     def body(self, track: Track, max_fix_gap_ms: int) -> dict:
         """The telemetry body without its batch number (the outbox assigns it):
         ``{"t0": ms, "obs": [[dt_ms, kind, hid, rssi, flags, lat_e6, lon_e6], ...]}``."""
-        t0 = min(o.ts_ms for o in self.observations)
+        t0 = self._first
         rows = []
         for o in self.observations:
             fix = track.nearest(o.ts_ms, max_fix_gap_ms)

@@ -60,6 +60,8 @@ FLAG_BAD_FCS = 0x40
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _HDR = struct.Struct("<BBH")
+_CHANNEL_FIELD = struct.Struct("<HH")
+_TSFT_FIELD = struct.Struct("<Q")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,26 +167,27 @@ def parse_radiotap(buf: bytes) -> RadiotapHeader:
     if layout is None:
         key, layout = _compile(buf, header_len)
         _layouts[key] = layout
-
-    def fits(off: int, size: int) -> bool:
-        return off >= 0 and off + size <= header_len
-
-    flags = buf[layout.flags] if fits(layout.flags, 1) else 0
+    signal = _byte(buf, layout.dbm_signal, header_len)
+    noise = _byte(buf, layout.dbm_noise, header_len)
+    channel = layout.channel
     freq = chan_flags = None
-    if fits(layout.channel, 4):
-        freq, chan_flags = struct.unpack_from("<HH", buf, layout.channel)
-    signal = buf[layout.dbm_signal] if fits(layout.dbm_signal, 1) else None
-    noise = buf[layout.dbm_noise] if fits(layout.dbm_noise, 1) else None
+    if channel >= 0 and channel + 4 <= header_len:
+        freq, chan_flags = _CHANNEL_FIELD.unpack_from(buf, channel)
+    tsft = layout.tsft
     return RadiotapHeader(
         length=header_len,
-        tsft_us=struct.unpack_from("<Q", buf, layout.tsft)[0] if fits(layout.tsft, 8) else None,
-        flags=flags,
+        tsft_us=_TSFT_FIELD.unpack_from(buf, tsft)[0] if tsft >= 0 and tsft + 8 <= header_len else None,
+        flags=_byte(buf, layout.flags, header_len) or 0,
         freq_mhz=freq,
         channel_flags=chan_flags,
         dbm_signal=signal - 256 if signal is not None and signal > 127 else signal,
         dbm_noise=noise - 256 if noise is not None and noise > 127 else noise,
-        antenna=buf[layout.antenna] if fits(layout.antenna, 1) else None,
+        antenna=_byte(buf, layout.antenna, header_len),
     )
+
+
+def _byte(buf: bytes, offset: int, header_len: int) -> int | None:
+    return buf[offset] if 0 <= offset < header_len else None
 
 
 def channel_of(freq_mhz: int) -> int | None:

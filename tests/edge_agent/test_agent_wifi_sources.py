@@ -91,4 +91,4 @@ async def test_packet_socket_source_reads_real_frames_from_lo(brno: Path) -> Non
         (w.address, w.rssi, w.fingerprint) for w in want
     ]
     assert all(before <= s.ts_ms <= time.time_ns() // 1_000_000 for s in got)
-    assert source.skipped == 0
+    assert source.frames >= len(frames)  # lo also carries other tests' traffic, skipped as non-probes
