@@ -194,13 +194,14 @@ class Agent:
 
     # -- the link --------------------------------------------------------------------------------
     def _will(self) -> bytes:
-        return self.envelopes.encode("status", {"state": "offline", "reason": "lost"})
+        return self.envelopes.encode("status", {"state": "offline", "reason": "connection_lost"})
 
     async def _session(self, link: Link) -> None:
+        """One connection, in SPEC §1's order: subscribe, online, hello, then heartbeats and outbox."""
         env = self.envelopes
-        await link.publish(topics.HELLO, env.encode("hello", self._hello()))
-        await link.publish(topics.STATUS, env.encode("status", {"state": "online"}), retain=True)
         await link.subscribe_downlink()
+        await link.publish(topics.STATUS, env.encode("status", {"state": "online"}), retain=True)
+        await link.publish(topics.HELLO, env.encode("hello", self._hello()))
         async with asyncio.TaskGroup() as tg:
             tasks = [
                 tg.create_task(self._heartbeats(link), name="heartbeat"),
@@ -215,12 +216,13 @@ class Agent:
         )
 
     def _hello(self) -> dict:
+        s = self.config.sources
         caps = [name for name, on in (
-            ("wifi", self.config.sources.pcap or self.config.sources.monitor),
-            ("ble", self.config.sources.ble),
+            ("wifi", s.pcap or s.monitor or s.simulate),
+            ("ble", s.ble or s.simulate),
             ("gps", self.fix_source is not None),
-            ("simulate", self.config.sources.simulate),
-            ("store-forward", True),
+            ("cmd", True),
+            ("store", True),
         ) if on]  # fmt: skip
         body: dict = {
             "hw": self.config.hw,
@@ -242,7 +244,7 @@ class Agent:
                 uptime_s=int(time.monotonic() - self.started),
                 interval_s=self.tunables.heartbeat_s,
                 outbox_depth=stats.depth,
-                dropped_batches=stats.dropped_batches,
+                dropped_obs=stats.dropped_obs_this_boot,
                 fix=self.track.latest,
                 fw=edge_agent.__version__,
                 config_version=self.config_version,
@@ -273,10 +275,10 @@ class Agent:
             async with asyncio.TaskGroup() as tg:
                 for stored in pending:
                     tg.create_task(
-                        link.publish(topics.TELEMETRY, stored.payload), name=f"publish:{stored.batch}"
+                        link.publish(topics.TELEMETRY, stored.payload), name=f"publish:{stored.id}"
                     )
-            await outbox.ack([s.batch for s in pending])
-            after = pending[-1].batch
+            await outbox.ack([s.id for s in pending])
+            after = pending[-1].id
 
     async def _downlink(self, link: Link) -> None:
         async for topic, payload in link.messages():
@@ -286,9 +288,11 @@ class Agent:
                 log.warning("downlink.rejected", topic=topic, code=e.code, reason=e.reason)
                 continue
             if msg.type == "config_desired":
-                await link.publish(
-                    topics.CONFIG_REPORTED, self.envelopes.encode("config_reported", self.apply(msg.body))
-                )
+                report = self.apply(msg.body)
+                if report is not None:
+                    await link.publish(
+                        topics.CONFIG_REPORTED, self.envelopes.encode("config_reported", report)
+                    )
             elif msg.type == "cmd":
                 reply = {"id": msg.body["id"], "status": "unsupported"}
                 await link.publish(topics.CMD_REPLY, self.envelopes.encode("cmd_reply", reply))
@@ -301,10 +305,17 @@ class Agent:
                 log.info("downlink.ignored", type=msg.type)
 
     # -- cloud configuration ---------------------------------------------------------------------
-    def apply(self, desired: dict) -> dict:
-        """Apply a desired config over the file's baseline; returns the config_reported body.
-        Invalid: nothing changes and the report carries the reason."""
+    def apply(self, desired: dict) -> dict | None:
+        """Apply a desired config over the file's baseline; returns the config_reported body, or
+        None for a version not newer than the one applied (SPEC §5.4: the retained desired config
+        comes again on every reconnect). Invalid: nothing changes and the report carries the reason.
+
+        The desired config is the whole configuration (SPEC §5.4); settings it leaves out take the
+        value of agent.toml, and a setting this agent does not know rejects it (a typo must not pass
+        for applied)."""
         version = desired["version"]
+        if self.config_version is not None and version <= self.config_version:
+            return None
         try:
             new = self.baseline.with_overrides(desired["config"])
         except ConfigError as e:

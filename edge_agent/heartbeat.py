@@ -11,7 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_agent.gps import Fix, FixMode
+from edge_agent.gps import Fix
+from edge_agent.gps.fix import gps_fix_quality
 
 THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
 MEMINFO = Path("/proc/meminfo")
@@ -41,16 +42,6 @@ def free_disk(directory: str | Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
-def gps_fix_quality(fix: Fix | None) -> int:
-    """NMEA-style fix quality for the heartbeat: the receiver's own when it gave one, else 1 for a
-    position fix and 0 for none."""
-    if fix is None or not fix.has_position:
-        return 0
-    if fix.quality is not None:
-        return fix.quality
-    return 1 if fix.mode >= FixMode.TWO_D else 0
-
-
 @dataclass(frozen=True, slots=True)
 class Health:
     """The inputs of one heartbeat that the runtime knows (the host readings are taken here)."""
@@ -58,7 +49,7 @@ class Health:
     uptime_s: int
     interval_s: int
     outbox_depth: int
-    dropped_batches: int
+    dropped_obs: int
     fix: Fix | None
     fw: str
     config_version: int | None
@@ -68,7 +59,7 @@ class Health:
             "uptime_s": self.uptime_s,
             "interval_s": self.interval_s,
             "outbox": self.outbox_depth,
-            "dropped": self.dropped_batches,
+            "dropped": self.dropped_obs,
             "free_disk": free_disk(data_dir),
             "gps_fix": gps_fix_quality(self.fix),
             "fw": self.fw,

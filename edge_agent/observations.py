@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge_agent.gps import Track
+from edge_agent.gps.fix import gps_fix_quality
 from edge_agent.privacy import Keyring
 from edge_agent.sighting import Kind, Sighting
-from protocol.bodies import FLAG_DIRECTED, FLAG_INFRA, FLAG_RANDOMIZED, MAX_DT
+from protocol.bodies import FLAG_DIRECTED, FLAG_INFRA, FLAG_RANDOMIZED, MAX_DT, MAX_GPS, MAX_SPEED
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class Observation:
     hid: str
     rssi: int
     flags: int
+    key: str  # the period key's id (Keyring.key_id)
 
 
 class Observer:
@@ -58,19 +60,16 @@ class Observer:
             | (FLAG_DIRECTED if sighting.directed else 0)
             | (FLAG_INFRA if sighting.address in self.infra else 0)
         )
-        return Observation(
-            ts_ms=sighting.ts_ms,
-            kind=sighting.kind,
-            hid=self.keyring.hid(sighting.address, sighting.ts_ms),
-            rssi=sighting.rssi,
-            flags=flags,
-        )
+        ring = self.keyring
+        hid = ring.hid(sighting.address, sighting.ts_ms)
+        return Observation(sighting.ts_ms, sighting.kind, hid, sighting.rssi, flags, ring.key_id)
 
 
 class Batch:
     """Observations collected for one telemetry message, in arrival order. A message spans at most
-    protocol v1's MAX_DT (a day) of observation time: ``accepts`` says whether one more fits (a
-    replayed old capture beside a live radio would otherwise make an invalid message)."""
+    protocol v1's MAX_DT (a day) of observation time, and names one hashing key: ``accepts`` says
+    whether one more fits (a batch open across a key rotation, or a replayed old capture beside a live
+    radio, is closed and a new one started)."""
 
     def __init__(self) -> None:
         self.observations: list[Observation] = []
@@ -83,6 +82,8 @@ class Batch:
     def accepts(self, obs: Observation) -> bool:
         if not self.observations:
             return True
+        if obs.key != self.observations[0].key:
+            return False
         return max(self._last, obs.ts_ms) - min(self._first, obs.ts_ms) <= MAX_DT
 
     def add(self, obs: Observation, now: float) -> None:
@@ -96,12 +97,22 @@ class Batch:
         self.observations.append(obs)
 
     def body(self, track: Track, max_fix_gap_ms: int) -> dict:
-        """The telemetry body without its batch number (the outbox assigns it):
-        ``{"t0": ms, "obs": [[dt_ms, kind, hid, rssi, flags, lat_e6, lon_e6], ...]}``."""
+        """The telemetry body without its batch number (the outbox assigns it), SPEC §5.3:
+        ``{"t0", "key", "obs": [[dt_ms, kind, hid, rssi, flags, lat_e6, lon_e6], ...], "gps": [...]}``
+        with ``gps`` the sensor's track during the batch (at most MAX_GPS rows, evenly thinned)."""
         t0 = self._first
         rows = []
         for o in self.observations:
             fix = track.nearest(o.ts_ms, max_fix_gap_ms)
             lat, lon = (fix.lat_e6, fix.lon_e6) if fix is not None else (None, None)
             rows.append([o.ts_ms - t0, o.kind.value, o.hid, o.rssi, o.flags, lat, lon])
-        return {"t0": t0, "obs": rows}
+        body: dict = {"t0": t0, "key": self.observations[0].key, "obs": rows}
+        fixes = track.between(t0, self._last)
+        if fixes:
+            step = -(-len(fixes) // MAX_GPS)
+            body["gps"] = [
+                [f.ts_ms - t0, f.lat_e6, f.lon_e6, min(MAX_SPEED, round((f.speed_mps or 0) * 100)),
+                 gps_fix_quality(f)]
+                for f in fixes[::step]
+            ]  # fmt: skip
+        return body

@@ -7,14 +7,17 @@ on disk. Batches are deleted only when the uplink has the broker's acknowledgeme
 
 What is stored is the complete encoded message (envelope and body), not the observations: a batch
 resent after a restart carries the same boot id, sequence number and batch number as the first
-attempt, so the cloud's dedup on them makes delivery exactly-once.
+attempt (SPEC §4), so the cloud's dedup on ``(device, boot, seq)`` makes delivery exactly-once.
+
+Numbering: telemetry's ``batch`` counts from 0 in each boot (SPEC §4), and one process is one boot,
+so the counter lives in memory and only moves when an append commits: the batches of a boot are
+contiguous, and a batch that was never stored was never numbered. Rows have their own id
+(AUTOINCREMENT, never reused) that orders sending across boots, oldest first.
 
 Bounded disk: the payload bytes held are capped (``max_bytes``). An append that would pass the cap
-first deletes the oldest batches, in the same transaction, and adds them to the persisted
-``dropped_batches``/``dropped_obs`` counters that the heartbeat reports: dropping is never silent.
-
-Batch numbers are per device and persist across restarts (``next_batch`` in the meta table), so the
-cloud sees one gapless series per device whatever the number of boots.
+first deletes the oldest batches, in the same transaction, and adds them to persisted counters
+(``dropped_batches``/``dropped_obs``); the heartbeat reports the observations dropped in this boot
+(SPEC §5.2): dropping is never silent.
 
 The class is synchronous (the SIGKILL test drives it from a plain subprocess); the agent runs it on
 one dedicated thread through ``AsyncOutbox`` so fsyncs never stall the event loop.
@@ -34,20 +37,22 @@ from edge_agent.exceptions import OutboxError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
-CREATE TABLE IF NOT EXISTS batch (
-    batch INTEGER PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    batch INTEGER NOT NULL,
     n_obs INTEGER NOT NULL,
     created_ms INTEGER NOT NULL,
     payload BLOB NOT NULL
 ) STRICT;
-INSERT OR IGNORE INTO meta (key, value) VALUES ('next_batch', 0), ('dropped_batches', 0), ('dropped_obs', 0);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('dropped_batches', 0), ('dropped_obs', 0);
 """
 
 
 @dataclass(frozen=True, slots=True)
 class StoredBatch:
-    """One message waiting for its PUBACK."""
+    """One message waiting for its PUBACK; ``id`` orders the outbox, ``batch`` is its boot's number."""
 
+    id: int
     batch: int
     n_obs: int
     payload: bytes
@@ -57,9 +62,10 @@ class StoredBatch:
 class OutboxStats:
     depth: int
     bytes: int
-    dropped_batches: int
-    dropped_obs: int
-    next_batch: int
+    dropped_batches: int  # since the database was created
+    dropped_obs: int  # since the database was created
+    dropped_obs_this_boot: int
+    next_batch: int  # this boot's next batch number = batches stored in this boot
 
 
 class Outbox:
@@ -76,10 +82,12 @@ class Outbox:
             self._db.execute("PRAGMA journal_size_limit=4194304")
             self._db.executescript(_SCHEMA)
             self._bytes, self._depth = self._db.execute(
-                "SELECT COALESCE(SUM(length(payload)), 0), COUNT(*) FROM batch"
+                "SELECT COALESCE(SUM(length(payload)), 0), COUNT(*) FROM outbox"
             ).fetchone()
+            self._dropped_obs_at_open = self._meta("dropped_obs")
         except sqlite3.Error as e:
             raise OutboxError(self.path, f"cannot open: {e}") from e
+        self._next_batch = 0
 
     def close(self) -> None:
         self._db.close()
@@ -92,68 +100,68 @@ class Outbox:
 
         ``build`` runs inside the transaction so the number it embeds is the one stored."""
         db = self._db
+        batch = self._next_batch
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
-                batch = self._meta("next_batch")
                 payload = build(batch)
                 if len(payload) > self.max_bytes:
                     raise OutboxError(self.path, f"a {len(payload)}-byte batch exceeds max_bytes")
                 self._make_room(len(payload))
                 db.execute(
-                    "INSERT INTO batch (batch, n_obs, created_ms, payload) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO outbox (batch, n_obs, created_ms, payload) VALUES (?, ?, ?, ?)",
                     (batch, n_obs, created_ms, payload),
                 )
-                db.execute("UPDATE meta SET value = ? WHERE key = 'next_batch'", (batch + 1,))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 self._bytes, self._depth = db.execute(
-                    "SELECT COALESCE(SUM(length(payload)), 0), COUNT(*) FROM batch"
+                    "SELECT COALESCE(SUM(length(payload)), 0), COUNT(*) FROM outbox"
                 ).fetchone()
                 raise
         except sqlite3.Error as e:
             raise OutboxError(self.path, f"append failed: {e}") from e
         self._bytes += len(payload)
         self._depth += 1
+        self._next_batch = batch + 1
         return batch
 
     def _make_room(self, size: int) -> None:
         """Delete the oldest batches until ``size`` more bytes fit; count what was dropped."""
         while self._bytes + size > self.max_bytes and self._depth:
-            batch, n_obs, length = self._db.execute(
-                "SELECT batch, n_obs, length(payload) FROM batch ORDER BY batch LIMIT 1"
+            row_id, n_obs, length = self._db.execute(
+                "SELECT id, n_obs, length(payload) FROM outbox ORDER BY id LIMIT 1"
             ).fetchone()
-            self._db.execute("DELETE FROM batch WHERE batch = ?", (batch,))
+            self._db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
             self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'dropped_batches'")
             self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped_obs'", (n_obs,))
             self._bytes -= length
             self._depth -= 1
 
     def pending(self, after: int = -1, limit: int = 100) -> list[StoredBatch]:
-        """Stored batches numbered above ``after``, oldest first."""
+        """Stored messages with ids above ``after``, oldest first."""
         try:
             rows = self._db.execute(
-                "SELECT batch, n_obs, payload FROM batch WHERE batch > ? ORDER BY batch LIMIT ?",
+                "SELECT id, batch, n_obs, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
                 (after, limit),
             ).fetchall()
         except sqlite3.Error as e:
             raise OutboxError(self.path, f"read failed: {e}") from e
-        return [StoredBatch(b, n, bytes(p)) for b, n, p in rows]
+        return [StoredBatch(i, b, n, bytes(p)) for i, b, n, p in rows]
 
-    def ack(self, batches: list[int]) -> None:
+    def ack(self, ids: list[int]) -> None:
         """The broker has these: delete them (one transaction)."""
-        if not batches:
+        if not ids:
             return
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
-            marks = ",".join("?" * len(batches))
+            marks = ",".join("?" * len(ids))
             freed, count = db.execute(
-                f"SELECT COALESCE(SUM(length(payload)), 0), COUNT(*) FROM batch WHERE batch IN ({marks})",
-                batches,
+                f"SELECT COALESCE(SUM(length(payload)), 0), COUNT(*) FROM outbox WHERE id IN ({marks})",
+                ids,
             ).fetchone()
-            db.execute(f"DELETE FROM batch WHERE batch IN ({marks})", batches)
+            db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids)
             db.execute("COMMIT")
         except sqlite3.Error as e:
             if db.in_transaction:
@@ -163,12 +171,14 @@ class Outbox:
         self._depth -= count
 
     def stats(self) -> OutboxStats:
+        dropped_obs = self._meta("dropped_obs")
         return OutboxStats(
             depth=self._depth,
             bytes=self._bytes,
             dropped_batches=self._meta("dropped_batches"),
-            dropped_obs=self._meta("dropped_obs"),
-            next_batch=self._meta("next_batch"),
+            dropped_obs=dropped_obs,
+            dropped_obs_this_boot=dropped_obs - self._dropped_obs_at_open,
+            next_batch=self._next_batch,
         )
 
 
@@ -209,8 +219,8 @@ class AsyncOutbox:
     async def pending(self, after: int = -1, limit: int = 100) -> list[StoredBatch]:
         return await self._run(self.outbox.pending, after, limit)
 
-    async def ack(self, batches: list[int]) -> None:
-        await self._run(self.outbox.ack, batches)
+    async def ack(self, ids: list[int]) -> None:
+        await self._run(self.outbox.ack, ids)
 
     async def stats(self) -> OutboxStats:
         return await self._run(self.outbox.stats)

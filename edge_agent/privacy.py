@@ -67,6 +67,12 @@ class Keyring:
         """The period whose key is held, if any."""
         return self._period
 
+    @property
+    def key_id(self) -> str:
+        """Telemetry's ``key`` (SPEC §5.3): which period key made the ids, ``k<rotation_s>-<period>``
+        (with one fleet key per fleet, the device id names the fleet)."""
+        return f"k{self._rotation_s}-{self._period}"
+
     def _destroy(self) -> None:
         self._key[:] = bytes(32)
         self._period = None

@@ -6,9 +6,10 @@ an explicit ``LinkState``. Reconnects wait a jittered, capped exponential backof
 uniform draw below ``min(cap, initial * 2**attempt)``) so a fleet that lost the broker together does
 not return in one thundering herd.
 
-Presence: every connection registers a Last Will, a retained ``status`` message with state offline,
-that the broker publishes if the link dies without a DISCONNECT; the session publishes a retained
-online status once connected and, on a clean close, a retained offline one before disconnecting.
+Presence (SPEC §5.7): every connection registers a Last Will, a retained ``status`` offline message
+(reason ``connection_lost``, seq and ts taken at connect) that the broker publishes if the link dies
+without a DISCONNECT; the session publishes a retained online status once connected and, on a clean
+close, a retained offline one (reason ``shutdown``) before disconnecting.
 
 aiomqtt is used here and only here: its errors become UplinkError at this seam.
 """
@@ -122,7 +123,7 @@ class Uplink:
             keepalive=c.keepalive_s,
             will=aiomqtt.Will(topics.topic(self.device_id, topics.STATUS), self.will(), qos=1, retain=True),
             tls_params=tls,
-            clean_session=True,
+            clean_session=False,  # SPEC §1: queued downlink (config, commands) survives a reconnect
             timeout=c.publish_timeout_s,
         )
 

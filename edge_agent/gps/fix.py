@@ -91,3 +91,19 @@ class Track:
                 if gap < best_gap:
                     best, best_gap = self._fixes[j], gap
         return best
+
+    def between(self, first_ms: int, last_ms: int) -> list[Fix]:
+        """Positioned fixes from ``first_ms`` to ``last_ms`` inclusive, in time order."""
+        lo = bisect.bisect_left(self._times, first_ms)
+        hi = bisect.bisect_right(self._times, last_ms)
+        return [self._fixes[i] for i in range(lo, hi)]
+
+
+def gps_fix_quality(fix: Fix | None) -> int:
+    """NMEA-style fix quality for the heartbeat: the receiver's own when it gave one, else 1 for a
+    position fix and 0 for none."""
+    if fix is None or not fix.has_position:
+        return 0
+    if fix.quality is not None:
+        return fix.quality
+    return 1 if fix.mode >= FixMode.TWO_D else 0

@@ -77,12 +77,17 @@ class AgentProcess:
 
 
 def outbox_state(data_dir: Path) -> dict:
-    """Read the agent's outbox (WAL allows a reader beside the writer)."""
+    """Read the agent's outbox (WAL allows a reader beside the writer): the persisted counters,
+    ``pending`` as (boot, batch) of the messages still held, and ``stored``, how many messages were
+    ever stored (AUTOINCREMENT's high-water mark)."""
     db = sqlite3.connect(f"file:{data_dir / 'outbox.sqlite'}?mode=ro", uri=True)
     try:
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        meta["pending"] = {b for (b,) in db.execute("SELECT batch FROM batch")}
-        meta["depth"] = len(meta["pending"])
+        pending = [codec.decode(p) for (p,) in db.execute("SELECT payload FROM outbox")]
+        meta["pending"] = {(m.boot, m.body["batch"]) for m in pending}
+        meta["depth"] = len(pending)
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        meta["stored"] = row[0] if row else 0
         return meta
     finally:
         db.close()
@@ -97,7 +102,7 @@ class Recorder:
     port: int
     device_id: str
     messages: list[codec.Message] = field(default_factory=list)
-    telemetry: dict[int, list[codec.Message]] = field(default_factory=dict)
+    telemetry: dict[tuple[str, int], list[codec.Message]] = field(default_factory=dict)
     client_id: str = field(default_factory=lambda: f"recorder-{uuid.uuid4().hex[:8]}")
     connected: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -115,7 +120,7 @@ class Recorder:
                         msg = codec.decode(m.payload, m.topic.value)
                         self.messages.append(msg)
                         if msg.type == "telemetry":
-                            self.telemetry.setdefault(msg.body["batch"], []).append(msg)
+                            self.telemetry.setdefault((msg.boot, msg.body["batch"]), []).append(msg)
             except aiomqtt.MqttError:
                 self.connected.clear()
                 await asyncio.sleep(0.2)

@@ -11,7 +11,8 @@ from edge_agent import config as agent_config
 from edge_agent.config import Tunables
 from edge_agent.exceptions import ConfigError
 from edge_agent.gps import Fix, FixMode
-from edge_agent.heartbeat import Health, cpu_temp_dc, gps_fix_quality
+from edge_agent.gps.fix import gps_fix_quality
+from edge_agent.heartbeat import Health, cpu_temp_dc
 from edge_agent.uplink import Backoff
 from protocol import codec
 
@@ -111,10 +112,34 @@ def test_heartbeat_body_is_valid_protocol(tmp_path: Path) -> None:
     fix = Fix(ts_ms=1, mode=FixMode.THREE_D, lat=49.2, lon=16.6, quality=2)
     assert gps_fix_quality(fix) == 2
     assert gps_fix_quality(Fix(ts_ms=1, mode=FixMode.NO_FIX)) == 0
-    health = Health(uptime_s=12, interval_s=60, outbox_depth=3, dropped_batches=4, fix=fix, fw="0.1.0",
+    health = Health(uptime_s=12, interval_s=60, outbox_depth=3, dropped_obs=4, fix=fix, fw="0.1.0",
                     config_version=7)  # fmt: skip
     body = health.body(tmp_path)
     assert (body["outbox"], body["dropped"], body["gps_fix"], body["config_version"]) == (3, 4, 2, 7)
     assert body["free_disk"] > 0
     msg = codec.decode(codec.encode(codec.make("heartbeat", "rpi-1", "0123abcd", 0, 1, body)))
     assert msg.body == body
+
+
+def test_agent_applies_newer_desired_configs_only(tmp_path: Path) -> None:
+    from edge_agent.agent import Agent
+
+    cfg = agent_config.load(None, environ={
+        "MOBILYTICS_AGENT__DEVICE_ID": "rpi-1",
+        "MOBILYTICS_AGENT__FLEET_KEY_HEX": "ab" * 16,
+        "MOBILYTICS_AGENT__DATA_DIR": str(tmp_path),
+        "MOBILYTICS_AGENT__SOURCES__SIMULATE__SEED": "1",
+    })  # fmt: skip
+    agent = Agent(cfg)
+    report = agent.apply({"version": 4, "config": {"rssi_floor": -70, "rotation_s": 3600}})
+    assert report == {"version": 4, "config": {**Tunables().as_dict(), "rssi_floor": -70, "rotation_s": 3600}}
+    assert (agent.observer.rssi_floor, agent.keyring.rotation_s) == (-70, 3600)
+    assert agent.apply({"version": 4, "config": {}}) is None  # the retained copy after a reconnect
+    bad = agent.apply({"version": 5, "config": {"batch_size": 0}})
+    assert bad is not None
+    assert bad["error"]["code"] == "invalid_config"
+    assert agent.tunables.rssi_floor == -70
+    assert agent.config_version == 4
+    # The whole config each time: a setting left out returns to agent.toml's value.
+    assert agent.apply({"version": 6, "config": {"heartbeat_s": 30}}) is not None
+    assert (agent.tunables.rssi_floor, agent.tunables.heartbeat_s) == (Tunables().rssi_floor, 30)

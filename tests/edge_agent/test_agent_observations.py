@@ -56,7 +56,22 @@ def test_batch_body_takes_the_nearest_fix_and_is_valid_telemetry() -> None:
     body = batch.body(track, max_fix_gap_ms=2_000)
     assert [r[5] for r in body["obs"]] == [49_100_000, 49_200_000, None]  # 9 s away: no fix
     assert body["t0"] == 1_700_000_001_400
+    assert body["key"] == f"k86400-{1_700_000_001_400 // 1000 // 86400}"
+    assert body["gps"] == [[600, 49_200_000, 16_600_000, 0, 1], [1_600, 49_300_000, 16_600_000, 0, 1]]
     codec.encode(codec.make("telemetry", "rpi-1", "0123abcd", 0, 1, {"batch": 0, **body}))
     late = observer.observe(Sighting(1_700_000_001_400 + MAX_DT + 1, Kind.BLE, bytes(6), -70, True))
     assert late is not None
     assert not batch.accepts(late)
+
+
+def test_a_key_rotation_closes_the_batch() -> None:
+    observer = Observer(Keyring(KEY, rotation_s=3600), -127)
+    batch = Batch()
+    before = observer.observe(Sighting(3_599_999, Kind.WIFI, bytes(6), -60, False))
+    after = observer.observe(Sighting(3_600_000, Kind.WIFI, bytes(6), -60, False))
+    assert before is not None
+    assert after is not None
+    batch.add(before, 0.0)
+    assert not batch.accepts(after)
+    assert (before.key, after.key) == ("k3600-0", "k3600-1")
+    assert before.hid != after.hid
