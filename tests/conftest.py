@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.services import (
+    REPO,
     AmqttThread,
     MosquittoProcess,
     PostgresServer,
@@ -17,7 +18,6 @@ from tests.services import (
     unavailable,
 )
 
-REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MOBILYTICS_SHARED", REPO.parent / "shared"))
 PG_ADMIN_URL = os.environ.get("MOBILYTICS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -25,7 +25,18 @@ from cloud.broker.embedded import embedded_broker
 from cloud.broker.mosquitto import MosquittoConfig
 from cloud.broker.ports import free_port
 
+REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def python_env() -> dict[str, str]:
+    """The environment for a Python subprocess that must import this checkout's packages."""
+    path = os.environ.get("PYTHONPATH")
+    return {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": f"{REPO}{os.pathsep}{path}" if path else str(REPO),
+    }
 
 
 def unavailable(reason: str) -> None:

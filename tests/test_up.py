@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -15,18 +14,17 @@ from pathlib import Path
 import httpx
 
 from cloud.broker.ports import free_port
-from tests.services import MosquittoProcess
+from tests.services import MosquittoProcess, python_env
 
 STARTUP_S = 60
 
 
 @contextmanager
 def running_stack(args: list[str], cwd: Path) -> Iterator[subprocess.Popen[str]]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "cloud", "up", *args],
         cwd=cwd,
-        env=env,
+        env=python_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -105,6 +103,7 @@ def test_a_taken_broker_port_names_the_flag_to_change_it(tmp_path: Path) -> None
         out = subprocess.run(
             [sys.executable, "-m", "cloud", "up", "--mqtt-port", str(port), "--port", str(free_port())],
             cwd=tmp_path,
+            env=python_env(),
             capture_output=True,
             text=True,
             timeout=60,
@@ -122,6 +121,7 @@ def test_a_taken_api_port_names_the_flag_to_change_it(tmp_path: Path) -> None:
         out = subprocess.run(
             [sys.executable, "-m", "cloud", "up", "--port", str(port), "--mqtt-port", str(free_port())],
             cwd=tmp_path,
+            env=python_env(),
             capture_output=True,
             text=True,
             timeout=60,

@@ -20,7 +20,7 @@ def record(session: Session, msg: Message) -> Device:
     match msg.type:
         case "hello":
             device.hardware = msg.body.get("hw")
-            device.version = msg.body.get("version")
+            device.version = msg.body.get("fw")
             device.status = "online"
         case "heartbeat":
             device.heartbeats += 1

@@ -51,6 +51,7 @@ async def embedded_broker(
         raise PortInUseError(what="the embedded MQTT broker", host=host, port=port, flag=flag)
     # amqtt logs every packet at INFO; keep the newcomer's console readable.
     logging.getLogger("amqtt").setLevel(logging.WARNING)
+    logging.getLogger("transitions").setLevel(logging.WARNING)
     broker = Broker(broker_config(host, port))
     try:
         await broker.start()

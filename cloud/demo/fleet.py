@@ -42,7 +42,7 @@ class SimulatedDevice:
     def hello(self) -> bytes:
         return self._next(
             "hello",
-            {"hw": self.hardware, "version": "0.1.0-sim", "interval_s": HEARTBEAT_S, "caps": ["ble", "gps"]},
+            {"hw": self.hardware, "fw": "0.1.0", "heartbeat_s": HEARTBEAT_S, "caps": ["ble", "gps"]},
         )
 
     def heartbeat(self) -> bytes:
