@@ -1,0 +1,1 @@
+"""The MQTT bridge: device messages in, database rows out."""

@@ -1,0 +1,1 @@
+"""MQTT brokers the control plane runs or configures: the embedded amqtt one and Mosquitto configs."""

@@ -1,0 +1,1 @@
+"""Process-wide pieces: typed settings and the database engine."""

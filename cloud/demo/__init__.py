@@ -1,0 +1,1 @@
+"""The simulated fleet that `mobilytics up --simulate` starts for a first look."""

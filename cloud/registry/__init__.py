@@ -1,0 +1,1 @@
+"""The device registry: which devices exist and what they last said."""
