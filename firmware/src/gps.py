@@ -99,7 +99,8 @@ class Parser:
             return False
         t, d = f[1], f[9]
         if len(t) >= 6 and len(d) == 6:
-            day = _days(2000 + int(d[4:6]), int(d[2:4]), int(d[0:2]))
+            yy = int(d[4:6])
+            day = _days(yy + (2000 if yy < 80 else 1900), int(d[2:4]), int(d[0:2]))
             self.fix.epoch_s = day * 86400 + int(t[0:2]) * 3600 + int(t[2:4]) * 60 + int(t[4:6])
         self._set(_coord_e6(f[3], f[4], 2), _coord_e6(f[5], f[6], 3))
         return True

@@ -330,7 +330,7 @@ class MQTTClient:
             raise
         except MQTTError as e:
             self._fail(e)
-        except (OSError, IndexError) as e:
+        except (OSError, EOFError, IndexError) as e:
             self._fail(MQTTError("receive failed: %r" % (e,)))
 
     async def _on_publish(self, first, body):
