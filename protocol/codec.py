@@ -1,0 +1,264 @@
+"""The protocol v1 codec: the envelope, encode() and decode(). Shared by cloud, edge agent and firmware.
+
+    decode(payload, topic=None) -> Message     any bad input raises ProtocolError, nothing else
+    encode(message) -> bytes                    validates first, compact JSON
+    make(type, device, boot, seq, ts, body)     a Message of this codec's version
+    error_body(err, topic=None, seq=None)       the body of an "error" reply to a rejected message
+
+Checks run in the order SPEC.md ("Decoding order") fixes, so that every interpreter names the same
+error for the same input: topic, size, JSON, envelope, topic agreement, body.
+
+Runs unchanged on CPython 3.11 and MicroPython 1.2x: no typing, no dataclasses, no exception chaining.
+The one platform difference is the JSON parser (see _parse).
+"""
+
+import json
+import sys
+
+from protocol import bodies
+from protocol.errors import (
+    BAD_DEVICE_ID,
+    BAD_FIELD,
+    EMPTY_PAYLOAD,
+    MALFORMED_JSON,
+    NOT_AN_OBJECT,
+    TOO_LARGE,
+    TOPIC_MISMATCH,
+    UNKNOWN_TYPE,
+    UNSUPPORTED_VERSION,
+    ProtocolError,
+)
+from protocol.fields import BOOT_ID, INT31, INT53, TEXT, bad, get, matches
+from protocol.topics import CHANNEL_TYPE, DOWNLINK, MAJOR, TYPE_CHANNEL, is_device_id, parse_topic
+from protocol.topics import topic as make_topic
+
+VERSION = "1.0"
+MAX_PAYLOAD = 65536  # bytes, any message
+MAX_DOWNLINK = 16384  # bytes, messages to devices: an ESP32 parses them in ~100 KB of heap
+MAX_OBS = bodies.MAX_OBS
+TYPES = tuple(bodies.CHECKS)
+_DOWNLINK_TYPES = tuple([CHANNEL_TYPE[c] for c in DOWNLINK])
+_MICROPYTHON = sys.implementation.name == "micropython"
+
+
+class Message:
+    """One protocol message: the seven envelope fields. ``body`` is the decoded JSON object, unknown
+    keys included (they are ignored, not dropped, so a relay passes newer minors' fields on)."""
+
+    __slots__ = ("body", "boot", "device", "seq", "ts", "type", "v")
+
+    def __init__(self, v, type, device, boot, seq, ts, body):
+        self.v = v
+        self.type = type
+        self.device = device
+        self.boot = boot
+        self.seq = seq
+        self.ts = ts
+        self.body = body
+
+    def topic(self):
+        """The topic this message travels on."""
+        return make_topic(self.device, TYPE_CHANNEL[self.type])
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, Message)
+            and self.v == other.v
+            and self.type == other.type
+            and self.device == other.device
+            and self.boot == other.boot
+            and self.seq == other.seq
+            and self.ts == other.ts
+            and self.body == other.body
+        )
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = None  # mutable, compared by value
+
+    def __repr__(self):
+        return (
+            f"Message(v={self.v!r}, type={self.type!r}, device={self.device!r}, boot={self.boot!r}, "
+            f"seq={self.seq!r}, ts={self.ts!r}, body={self.body!r})"
+        )
+
+
+def make(type, device, boot, seq, ts, body):
+    """A Message of version VERSION. Not validated here: encode() does it once, where it counts."""
+    return Message(VERSION, type, device, boot, seq, ts, body)
+
+
+def decode(payload, topic=None):
+    """The Message in ``payload`` (bytes, bytearray, memoryview, or str taken as UTF-8).
+
+    With ``topic``, also checks that the topic's major is 1 and that its device id and channel agree
+    with the envelope; the topic is checked first, and a downlink topic lowers the size limit before
+    anything is parsed (what keeps a device's heap safe).
+    """
+    limit = MAX_PAYLOAD
+    channel = None
+    if topic is not None:
+        major, device, channel = parse_topic(topic)
+        if major != MAJOR:
+            raise ProtocolError(
+                UNSUPPORTED_VERSION,
+                f"topic speaks protocol major {major}; this side speaks {MAJOR}",
+                "topic",
+            )
+        if channel in DOWNLINK:
+            limit = MAX_DOWNLINK
+    if type(payload) is str:
+        payload = payload.encode()
+    elif not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise ProtocolError(MALFORMED_JSON, "payload must be bytes")
+    size = len(payload)
+    if size == 0:
+        raise ProtocolError(EMPTY_PAYLOAD, "payload is empty (an MQTT retained-message deletion)")
+    _check_size(size, limit)
+    obj = _parse(payload)
+    if type(obj) is not dict:
+        raise ProtocolError(NOT_AN_OBJECT, "payload must be a JSON object")
+    msg = _envelope(obj)
+    if topic is not None:
+        if msg.device != device:
+            raise ProtocolError(
+                TOPIC_MISMATCH,
+                f"envelope device {msg.device!r} is not the topic's device {device!r}",
+                "device",
+            )
+        if TYPE_CHANNEL[msg.type] != channel:
+            raise ProtocolError(
+                TOPIC_MISMATCH, f"a {msg.type} message does not belong on channel {channel}", "type"
+            )
+    elif msg.type in _DOWNLINK_TYPES:
+        _check_size(size, MAX_DOWNLINK)
+    bodies.CHECKS[msg.type](msg.body)
+    return msg
+
+
+def encode(msg):
+    """``msg`` as compact UTF-8 JSON; raises ProtocolError if it would not decode."""
+    if not isinstance(msg, Message):
+        raise ProtocolError(BAD_FIELD, "encode() takes a Message")
+    obj = {
+        "v": msg.v,
+        "type": msg.type,
+        "device": msg.device,
+        "boot": msg.boot,
+        "seq": msg.seq,
+        "ts": msg.ts,
+        "body": msg.body,
+    }
+    _envelope(obj)
+    bodies.CHECKS[msg.type](msg.body)
+    try:
+        data = _dumps(obj).encode()
+    except (TypeError, ValueError):
+        raise ProtocolError(BAD_FIELD, "body must hold JSON values only", "body")  # noqa: B904 (see errors)
+    _check_size(len(data), MAX_DOWNLINK if msg.type in _DOWNLINK_TYPES else MAX_PAYLOAD)
+    return data
+
+
+def error_body(err, topic=None, seq=None):
+    """The body of the "error" message answering a rejected message; ``topic`` and ``seq`` are the
+    offending message's, when known (a seq outside the protocol's range is left out)."""
+    body = {"code": err.code, "reason": err.reason[: TEXT[4]]}
+    if err.field is not None:
+        body["field"] = err.field[:64]
+    ref = {}
+    if topic is not None:
+        ref["topic"] = topic[:256]
+    if type(seq) is int and 0 <= seq <= INT31:
+        ref["seq"] = seq
+    if ref:
+        body["ref"] = ref
+    return body
+
+
+def _check_size(size, limit):
+    if size > limit:
+        raise ProtocolError(TOO_LARGE, f"payload is {size} bytes, at most {limit} allowed")
+
+
+if _MICROPYTHON:
+
+    def _parse(payload):
+        # MicroPython's json reads bytes directly (no decoded copy) and checks UTF-8 itself. It is laxer
+        # than CPython's on some non-JSON (SPEC.md, "Parsing"); a conforming encoder never writes those.
+        try:
+            return json.loads(payload)
+        except ValueError:  # UnicodeError is a ValueError here too
+            raise ProtocolError(MALFORMED_JSON, "payload is not UTF-8 JSON")  # noqa: B904
+        except MemoryError:
+            raise ProtocolError(TOO_LARGE, "payload does not fit in memory once parsed")  # noqa: B904
+
+    def _dumps(obj):
+        return json.dumps(obj, separators=(",", ":"))
+
+else:
+
+    def _reject_constant(name):
+        raise ValueError(name + " is not JSON")
+
+    def _parse(payload):
+        # Decoding to str first: json.loads(bytes) would also accept UTF-16 and UTF-32.
+        try:
+            return json.loads(str(payload, "utf-8"), parse_constant=_reject_constant)
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError, NaN/Infinity, over-long integers
+            raise ProtocolError(MALFORMED_JSON, "payload is not UTF-8 JSON")  # noqa: B904
+        except RecursionError:
+            raise ProtocolError(TOO_LARGE, "payload nests too deep to parse")  # noqa: B904
+        except MemoryError:
+            raise ProtocolError(TOO_LARGE, "payload does not fit in memory once parsed")  # noqa: B904
+
+    def _dumps(obj):
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+
+
+def _envelope(obj):
+    """The Message of a decoded envelope object, fields checked in SPEC order; the body is not checked."""
+    v = get(obj, "v", "", True)
+    if _major(v) != MAJOR:
+        raise ProtocolError(
+            UNSUPPORTED_VERSION,
+            f"protocol major version in v={v!r} is not supported; this side speaks {MAJOR}",
+            "v",
+        )
+    t = get(obj, "type", "", True)
+    if t not in bodies.CHECKS:
+        if type(t) is not str:
+            raise bad("type", "a string")
+        raise ProtocolError(UNKNOWN_TYPE, f"type {t[:32]!r} is not a protocol v1 message type", "type")
+    device = get(obj, "device", "", True)
+    if not is_device_id(device):
+        raise ProtocolError(BAD_DEVICE_ID, "device must match [a-z0-9][a-z0-9-]{2,62}", "device")
+    boot = get(obj, "boot", "", True)
+    if not matches(boot, BOOT_ID):
+        raise bad("boot", BOOT_ID[0])
+    seq = get(obj, "seq", "", True)
+    if type(seq) is not int or seq < 0 or seq > INT31:
+        raise bad("seq", f"an integer from 0 to {INT31}")
+    ts = get(obj, "ts", "", True)
+    if type(ts) is not int or ts < 0 or ts > INT53:
+        raise bad("ts", f"an integer from 0 to {INT53} (milliseconds since the Unix epoch)")
+    body = get(obj, "body", "", True)
+    if type(body) is not dict:
+        raise bad("body", "an object")
+    return Message(v, t, device, boot, seq, ts, body)
+
+
+def _major(v):
+    """The major of a version string "<major>.<minor>" (decimal, at most 4 digits each)."""
+    if type(v) is str:
+        dot = v.find(".")
+        major = v[:dot]
+        minor = v[dot + 1 :]
+        if (
+            dot > 0
+            and 0 < len(major) <= 4
+            and 0 < len(minor) <= 4
+            and not (major + minor).strip("0123456789")
+        ):
+            return int(major)
+    raise bad("v", 'a version string "<major>.<minor>", e.g. "1.0"')
