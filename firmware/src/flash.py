@@ -32,3 +32,8 @@ def exists(path):
         return True
     except OSError:
         return False
+
+
+def free_bytes(path="."):
+    st = os.statvfs(path)
+    return st[0] * st[4]

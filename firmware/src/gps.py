@@ -36,6 +36,17 @@ def _coord_e6(value, hemi, deg_digits):
     return e6
 
 
+def _knots_to_cm_s(value):
+    # "022.4" knots -> 1152 cm/s (1 knot = 51.4444 cm/s)
+    if not value:
+        return 0
+    dot = value.find(b".")
+    whole = value[:dot] if dot >= 0 else value
+    frac = value[dot + 1 : dot + 4] if dot >= 0 else b""
+    milli = int(whole or b"0") * 1000 + (int(frac) * 10 ** (3 - len(frac)) if frac else 0)
+    return min(milli * 514444 // 10000000, 100000)
+
+
 def _days(y, m, d):
     # days since 1970-01-01 (civil calendar, Howard Hinnant's algorithm)
     if m <= 2:
@@ -53,6 +64,8 @@ class Fix:
         self.lat_e6 = None
         self.lon_e6 = None
         self.sats = 0
+        self.quality = 0  # GGA fix quality: 0 none, 1 GPS, 2 DGPS...
+        self.speed_cm_s = 0
         self.at = None
         self.epoch_s = None  # UTC from the last valid RMC
 
@@ -88,7 +101,8 @@ class Parser:
         return used
 
     def _gga(self, f):
-        if f[6] in (b"", b"0"):
+        self.fix.quality = int(f[6] or b"0")
+        if not self.fix.quality:
             return False  # no fix
         self._set(_coord_e6(f[2], f[3], 2), _coord_e6(f[4], f[5], 3))
         self.fix.sats = int(f[7] or b"0")
@@ -102,6 +116,7 @@ class Parser:
             yy = int(d[4:6])
             day = _days(yy + (2000 if yy < 80 else 1900), int(d[2:4]), int(d[0:2]))
             self.fix.epoch_s = day * 86400 + int(t[0:2]) * 3600 + int(t[2:4]) * 60 + int(t[4:6])
+        self.fix.speed_cm_s = _knots_to_cm_s(f[7])
         self._set(_coord_e6(f[3], f[4], 2), _coord_e6(f[5], f[6], 3))
         return True
 
@@ -111,6 +126,10 @@ class Parser:
         self.fix.lat_e6 = lat
         self.fix.lon_e6 = lon
         self.fix.at = self._ticks()
+
+    def quality(self):
+        # GGA fix quality now (0 when the last fix is too old).
+        return self.fix.quality if self.position()[0] is not None else 0
 
     def position(self):
         # (lat_e6, lon_e6) of a fix younger than 10 s, else (None, None).

@@ -18,7 +18,7 @@ _CAUSES = {
     machine.PWRON_RESET: "power_on",
     machine.HARD_RESET: "hard",
     machine.WDT_RESET: "watchdog",
-    machine.DEEPSLEEP_RESET: "deepsleep",
+    machine.DEEPSLEEP_RESET: "deep_sleep",
     machine.SOFT_RESET: "soft",
 }
 
@@ -38,6 +38,24 @@ def uid():
 def now_ms():
     # Wall clock in ms since 1970 (set by NTP or GPS on the board).
     return time.time_ns() // 1000000 + _EPOCH_OFFSET * 1000
+
+
+def clock_ok():
+    # False until NTP or GPS set the clock (the RTC starts at its epoch).
+    return now_ms() > 1600000000000
+
+
+def sync_clock():
+    # NTP once the network is up; the host keeps the OS clock (no ntptime).
+    try:
+        import ntptime
+    except ImportError:
+        return clock_ok()
+    try:
+        ntptime.settime()
+    except OSError:
+        pass
+    return clock_ok()
 
 
 def set_clock(epoch_s):

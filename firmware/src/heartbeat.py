@@ -1,13 +1,18 @@
-# Heartbeat body (protocol/SPEC.md, heartbeat).
-def body(uptime_s, heap_free, heap_min_free, rssi, reset_cause, fw, outbox_depth, dropped, state):
-    return {
+# Heartbeat body (protocol/SPEC.md 5.2). rssi is left out while the link
+# reports none (the field is -127..0 when present).
+def body(uptime_s, interval_s, rssi, free_mem, free_disk, outbox, dropped, gps_fix, reset, fw, config_version):
+    b = {
         "uptime_s": uptime_s,
-        "heap_free": heap_free,
-        "heap_min_free": heap_min_free,
-        "rssi": rssi,
-        "reset_cause": reset_cause,
-        "fw": fw,
-        "outbox": outbox_depth,
+        "interval_s": interval_s,
+        "free_mem": free_mem,
+        "free_disk": free_disk,
+        "outbox": outbox,
         "dropped": dropped,
-        "state": state,
+        "gps_fix": gps_fix,
+        "reset": reset,
+        "fw": fw,
+        "config_version": config_version,
     }
+    if rssi is not None:
+        b["rssi"] = rssi
+    return b

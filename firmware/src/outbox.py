@@ -1,8 +1,10 @@
-# Store-and-forward: a bounded ring of encoded telemetry messages in flash
-# that survives a reset. Each message is one file named after its batch
-# number; `state` keeps the next batch number and how many batches were
-# dropped (oldest first) because the ring was full. Nothing is kept in RAM
-# but the two ends of the ring.
+# Store-and-forward: a bounded ring of encoded messages in flash that
+# survives a reset. Each message is one file named after its ring index
+# (monotonic across boots, kept in `state.json`); the file starts with a
+# 2-byte count of the observations it carries, so that a batch dropped
+# because the ring is full (oldest first) is counted in observations, as
+# the heartbeat's `dropped` reports it. Only the two ends of the ring are
+# kept in RAM.
 import os
 
 import flash
@@ -14,11 +16,11 @@ class Outbox:
     def __init__(self, root, capacity=64):
         self.root = root
         self.capacity = capacity
+        self.dropped = 0  # observations discarded this boot (ring full)
+        self.dropped_batches = 0
         flash.makedirs(root)
-        st = flash.load(self._p(_STATE), {})
-        self.next = st.get("next", 0)
-        self.dropped = st.get("dropped", 0)
-        self.head = None  # oldest batch number stored
+        self.next = flash.load(self._p(_STATE), {}).get("next", 0)
+        self.head = None  # oldest index stored
         self.tail = None  # newest
         for name in os.listdir(root):
             if name.endswith(".tmp"):
@@ -41,19 +43,17 @@ class Outbox:
         return self._p("%010d" % n)
 
     def depth(self):
-        # Batches waiting. Only the head is ever acknowledged, so the ring
+        # Messages waiting. Only the head is ever acknowledged, so the ring
         # has no holes.
         return 0 if self.head is None else self.tail - self.head + 1
 
-    def reserve(self):
-        # The batch number the next push will carry.
-        return self.next
-
-    def push(self, n, data):
-        # Store message `data` (bytes) as batch n; drops the oldest batches
-        # beyond capacity and counts them.
+    def push(self, data, nobs=0):
+        # Store message `data` (bytes); drops the oldest beyond capacity.
+        # Returns its ring index.
+        n = self.next
         tmp = self._name(n) + ".tmp"
         with open(tmp, "wb") as f:
+            f.write(bytes((nobs >> 8 & 0xFF, nobs & 0xFF)))
             f.write(data)
         os.rename(tmp, self._name(n))
         if self.head is None:
@@ -61,26 +61,27 @@ class Outbox:
         self.tail = n
         self.next = n + 1
         while self.tail - self.head + 1 > self.capacity:
-            if self._remove(self.head):
-                self.dropped += 1
+            self._drop(self.head)
             self.head += 1
-        self._save()
+        flash.save(self._p(_STATE), {"next": self.next})
+        return n
 
-    def _save(self):
-        flash.save(self._p(_STATE), {"next": self.next, "dropped": self.dropped})
-
-    def _remove(self, n):
+    def _drop(self, n):
         try:
+            with open(self._name(n), "rb") as f:
+                h = f.read(2)
             os.remove(self._name(n))
-            return True
         except OSError:
-            return False
+            return
+        self.dropped += h[0] << 8 | h[1]
+        self.dropped_batches += 1
 
     def peek(self):
-        # (batch number, bytes) of the oldest stored batch, or None.
+        # (index, message bytes) of the oldest stored message, or None.
         while self.head is not None:
             try:
                 with open(self._name(self.head), "rb") as f:
+                    f.read(2)
                     return self.head, f.read()
             except OSError:
                 self._advance()
@@ -94,7 +95,10 @@ class Outbox:
             self.head += 1
 
     def ack(self, n):
-        # Batch n reached the broker: forget it.
-        self._remove(n)
+        # Message n reached the broker: forget it.
+        try:
+            os.remove(self._name(n))
+        except OSError:
+            pass
         if n == self.head:
             self._advance()

@@ -1,7 +1,9 @@
-# Config shadow: the cloud's desired config (retained on config/desired) is
-# validated as a whole, applied and kept in flash, and reported back with its
-# version; an invalid document is rejected with the reason and changes
-# nothing. Keys this firmware does not know are ignored (and listed).
+# Config shadow (protocol/SPEC.md 5.4): the cloud's desired config (retained
+# on config/desired) is the whole configuration. It is validated as a whole,
+# applied, kept in flash and reported back with its version; an invalid one
+# is rejected with the reason and changes nothing. A version not greater
+# than the applied one is ignored. Keys this firmware does not know are
+# ignored (other devices of the fleet may use them).
 import flash
 
 _PATH = "config.json"
@@ -16,8 +18,7 @@ SCHEMA = {
     "rotation_s": (60, 604800, 86400),
 }
 
-APPLIED = "applied"
-REJECTED = "rejected"
+INVALID = "invalid_config"
 
 
 class Invalid(Exception):
@@ -28,28 +29,18 @@ def defaults():
     return {k: SCHEMA[k][2] for k in SCHEMA}
 
 
-def validate(desired):
-    # -> (version, {key: value} to merge, [ignored keys]); raises Invalid.
-    if not isinstance(desired, dict):
-        raise Invalid("body: must be an object")
-    version = desired.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-        raise Invalid("version: must be a non-negative int")
-    cfg = desired.get("config", {})
-    if not isinstance(cfg, dict):
-        raise Invalid("config: must be an object")
-    changes = {}
-    ignored = []
-    for k in cfg:
-        v = cfg[k]
+def validate(config):
+    # -> the full config (defaults for what is absent); raises Invalid.
+    values = defaults()
+    for k in config:
         if k not in SCHEMA:
-            ignored.append(k)
             continue
+        v = config[k]
         lo, hi, _ = SCHEMA[k]
         if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-            raise Invalid("%s: must be an int in %d..%d, got %s" % (k, lo, hi, repr(v)))
-        changes[k] = v
-    return version, changes, ignored
+            raise Invalid("%s must be an integer from %d to %d, got %s" % (k, lo, hi, repr(v)[:40]))
+        values[k] = v
+    return values
 
 
 class Shadow:
@@ -57,37 +48,33 @@ class Shadow:
         self.path = path
         saved = flash.load(path, {})
         self.version = saved.get("version", 0)
-        self.values = defaults()
-        for k in saved.get("config", {}):
-            if k in SCHEMA:
-                self.values[k] = saved["config"][k]
+        try:
+            self.values = validate(saved.get("config", {}))
+        except Invalid:
+            self.version = 0
+            self.values = defaults()
 
     def __getitem__(self, key):
         return self.values[key]
 
-    def reject(self, version, reason):
-        return {
-            "version": version,
-            "status": REJECTED,
-            "reason": reason,
-            "applied_version": self.version,
-            "config": self.values,
-        }
+    def report(self, version=None, error=None):
+        # The config_reported body.
+        body = {"version": self.version if version is None else version, "config": self.values}
+        if error is not None:
+            body["error"] = {"code": INVALID, "reason": error}
+        return body
 
     def apply(self, desired):
-        # -> the config/reported body. The whole document applies or none.
+        # desired: a decoded config_desired body. -> config_reported body, or
+        # None when the version is not newer than the applied one.
+        version = desired["version"]
+        if version <= self.version:
+            return None
         try:
-            version, changes, ignored = validate(desired)
+            values = validate(desired["config"])
         except Invalid as e:
-            v = desired.get("version") if isinstance(desired, dict) else None
-            return self.reject(v, str(e))
-        values = defaults()
-        values.update(changes)
-        if version != self.version or values != self.values:
-            self.values = values
-            self.version = version
-            flash.save(self.path, {"version": version, "config": changes})
-        body = {"version": version, "status": APPLIED, "config": self.values}
-        if ignored:
-            body["ignored"] = ignored
-        return body
+            return self.report(version, str(e))
+        self.values = values
+        self.version = version
+        flash.save(self.path, {"version": version, "config": values})
+        return self.report()

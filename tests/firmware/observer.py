@@ -26,12 +26,12 @@ class Observer:
     def of(self, channel: str) -> list:
         return self.messages.get(channel, [])
 
-    def telemetry_batches(self) -> dict[int, tuple[str, int]]:
-        """batch number -> (boot, seq), checking that a re-sent batch carries the same identity."""
-        seen: dict[int, tuple[str, int]] = {}
+    def telemetry_batches(self) -> dict[tuple[str, int], int]:
+        """(boot, batch) -> seq, checking that a re-sent batch carries the same identity."""
+        seen: dict[tuple[str, int], int] = {}
         for m in self.of(topics.TELEMETRY):
-            ident = (m.boot, m.seq)
-            assert seen.setdefault(m.body["batch"], ident) == ident, f"batch {m.body['batch']} changed"
+            key = (m.boot, m.body["batch"])
+            assert seen.setdefault(key, m.seq) == m.seq, f"batch {key} came with two seqs"
         return seen
 
     async def _run(self) -> None:
@@ -40,10 +40,10 @@ class Observer:
                 async with aiomqtt.Client(
                     self.host, self.port, identifier=f"observer-{self.device}", clean_session=False
                 ) as client:
-                    await client.subscribe(topics.topic(self.device, "#"), qos=1)
+                    await client.subscribe([(topics.topic(self.device, c), 1) for c in topics.CHANNELS])
                     self.connected.set()
                     async for m in client.messages:
-                        _, channel = topics.parse_topic(m.topic.value)
+                        _, _, channel = topics.parse_topic(m.topic.value)
                         msg = codec.decode(bytes(m.payload), m.topic.value)
                         self.messages.setdefault(channel, []).append(msg)
                         self.changed.set()
@@ -57,14 +57,16 @@ class Observer:
             async with asyncio.timeout(timeout):
                 while not (result := what()):
                     self.changed.clear()
-                    await self.changed.wait()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.changed.wait(), 0.1)
                 return result
         except TimeoutError:
             arrived = {k: len(v) for k, v in self.messages.items()}
             raise AssertionError(f"timed out waiting for {why}; arrived: {arrived}") from None
 
     async def publish(self, channel: str, body: dict, *, retain: bool = False) -> None:
-        msg = codec.make("config_desired", "cloud", "0" * 16, 1, 0, body)
+        """What the cloud would send the device on a downlink channel."""
+        msg = codec.make(topics.CHANNEL_TYPE[channel], self.device, "c0ffee00", 1, 0, body)
         async with aiomqtt.Client(self.host, self.port, identifier=f"cloud-{self.device}") as c:
             await c.publish(topics.topic(self.device, channel), codec.encode(msg), qos=1, retain=retain)
 

@@ -102,7 +102,19 @@ def _reported(obs: Observer, version: int):
 
 def _boots(obs: Observer) -> dict[str, str]:
     # boot id -> reset cause, in boot order (QoS 1 may deliver a hello twice)
-    return {h.boot: h.body["reset_cause"] for h in sorted(obs.of(topics.HELLO), key=lambda h: h.ts)}
+    return {h.boot: h.body["reset"] for h in sorted(obs.of(topics.HELLO), key=lambda h: h.ts)}
+
+
+def produced_batches(log: Path) -> set[tuple[str, int]]:
+    """(boot, batch) of every batch the firmware says it closed and stored, from its console."""
+    produced, boot = set(), None
+    for line in log.read_text().splitlines():
+        words = line.split()
+        if words[:2] == ["mob:", "boot"]:
+            boot = words[2]
+        elif words[:2] == ["mob:", "batch"]:
+            produced.add((boot, int(words[2])))
+    return produced
 
 
 async def test_birth_heartbeat_and_hashed_ble_telemetry(board: Board, broker) -> None:
@@ -112,13 +124,16 @@ async def test_birth_heartbeat_and_hashed_ble_telemetry(board: Board, broker) ->
         hello = obs.of(topics.HELLO)[0]
         assert hello.device == board.device
         assert hello.body["fw"] == build.read_version()
-        assert hello.body["reset_cause"] == "power_on"
+        assert hello.body["hw"] == "esp32" and hello.body["reset"] == "power_on"
+        assert {"ble", "gps", "store"} <= set(hello.body["caps"])
         status = await obs.wait_for(lambda: obs.of(topics.STATUS), why="status")
-        assert status[0].body["online"] is True
+        assert status[0].body == {"state": "online"}
+        assert status[0].seq < hello.seq  # SPEC 1: online, then hello
         hb = (await obs.wait_for(lambda: obs.of(topics.HEARTBEAT), why="heartbeat"))[0]
-        for key in ("uptime_s", "heap_free", "rssi", "reset_cause", "fw", "outbox", "dropped"):
+        for key in ("uptime_s", "interval_s", "free_mem", "rssi", "reset", "fw", "outbox", "dropped"):
             assert key in hb.body, key
-        assert hb.body["rssi"] == -58 and hb.body["dropped"] == 0
+        assert hb.body["rssi"] == -58 and hb.body["dropped"] == 0 and hb.body["interval_s"] == 5
+        assert 0 < hb.body["free_mem"] < 100 * 1024
         await obs.wait_for(lambda: len(obs.of(topics.TELEMETRY)) >= 3, why="3 telemetry batches")
 
     phones = {
@@ -140,7 +155,10 @@ async def test_birth_heartbeat_and_hashed_ble_telemetry(board: Board, broker) ->
     assert {o[2] for m in obs.of(topics.TELEMETRY) for o in m.body["obs"]} >= {
         expected_hid(mac, obs.of(topics.TELEMETRY)[-1].body["t0"]) for mac in phones
     }
-    assert obs.of(topics.TELEMETRY)[-1].body["obs"][0][5] == 48117300
+    last = obs.of(topics.TELEMETRY)[-1].body
+    assert last["obs"][0][5] == 48117300
+    assert last["gps"] == [[0, 48117300, 11516667, 1152, 1]]
+    assert [m.body["batch"] for m in obs.of(topics.TELEMETRY)][:3] == [0, 1, 2]
 
 
 async def test_config_change_round_trips_and_invalid_is_rejected(board: Board, broker) -> None:
@@ -149,7 +167,7 @@ async def test_config_change_round_trips_and_invalid_is_rejected(board: Board, b
         await obs.wait_for(lambda: _reported(obs, 1), why="config v1 reported")
         await obs.publish(topics.CONFIG_DESIRED, {"version": 2, "config": {**FAST, "rssi_floor": -70}}, retain=True)
         rep = (await obs.wait_for(lambda: _reported(obs, 2), why="config v2 reported"))[0]
-        assert rep.body["status"] == "applied"
+        assert "error" not in rep.body
         assert rep.body["config"]["rssi_floor"] == -70
         # the floor is in force: no observation fainter than -70 dBm after it was applied
         n = len(obs.of(topics.TELEMETRY))
@@ -158,22 +176,21 @@ async def test_config_change_round_trips_and_invalid_is_rejected(board: Board, b
 
         await obs.publish(topics.CONFIG_DESIRED, {"version": 3, "config": {"batch_max": 1000}}, retain=True)
         rep = (await obs.wait_for(lambda: _reported(obs, 3), why="config v3 reported"))[0]
-        assert rep.body["status"] == "rejected"
-        assert "batch_max" in rep.body["reason"]
-        assert rep.body["applied_version"] == 2
-        assert rep.body["config"]["rssi_floor"] == -70
+        assert rep.body["error"]["code"] == "invalid_config"
+        assert "batch_max" in rep.body["error"]["reason"]
+        assert rep.body["config"]["rssi_floor"] == -70  # the previous config stays in effect
 
         # the applied config survives a reset
         board.watchdog_reset()
         await obs.wait_for(lambda: len(_boots(obs)) >= 2, why="hello after reset")
         hello = max(obs.of(topics.HELLO), key=lambda h: h.ts)
-        assert hello.body["reset_cause"] == "watchdog"
+        assert hello.body["reset"] == "watchdog"
         assert hello.body["config_version"] == 2
 
 
 async def test_no_batch_lost_across_broker_restart_reset_and_power_cut(board: Board, broker) -> None:
     async with observing(broker.host, broker.port, board.device) as obs:
-        await _boot(board, obs, {"scan_ms": 500, "batch_s": 1, "heartbeat_s": 30})
+        await _boot(board, obs, {"scan_ms": 500, "batch_s": 1, "heartbeat_s": 5})
         await obs.wait_for(lambda: len(obs.of(topics.TELEMETRY)) >= 3, why="first batches")
 
         # The broker goes away for a while; batches pile up in flash meanwhile.
@@ -185,7 +202,8 @@ async def test_no_batch_lost_across_broker_restart_reset_and_power_cut(board: Bo
             board.wifi(False)
             await asyncio.sleep(1)
             broker.stop()
-            await asyncio.sleep(2)
+            await obs.wait_for(lambda: not obs.connected.is_set(), why="observer to notice")
+            await asyncio.sleep(1)
             broker.start()
             await obs.wait_for(lambda: obs.connected.is_set(), why="observer back")
             await asyncio.sleep(1)
@@ -193,20 +211,26 @@ async def test_no_batch_lost_across_broker_restart_reset_and_power_cut(board: Bo
         n = len(obs.of(topics.TELEMETRY))
         await obs.wait_for(lambda: len(obs.of(topics.TELEMETRY)) >= n + 4, why="batches after restart")
 
-        # A reset (the stand-in's watchdog path into machine reset), then a power cut.
+        # A commanded reboot (machine.reset()), a watchdog reset, then a power cut.
+        await obs.publish(topics.CMD, {"id": "reboot-1", "name": "reboot"})
+        await obs.wait_for(lambda: len(_boots(obs)) >= 2, why="hello after reboot")
+        assert obs.of(topics.CMD_REPLY)[0].body == {"id": "reboot-1", "status": "ok"}
+        await asyncio.sleep(2)
         board.watchdog_reset()
-        await obs.wait_for(lambda: len(_boots(obs)) >= 2, why="hello after reset")
-        await asyncio.sleep(1.5)
+        await obs.wait_for(lambda: len(_boots(obs)) >= 3, why="hello after watchdog reset")
+        await asyncio.sleep(2)
         board.power_cut()
-        await obs.wait_for(lambda: len(_boots(obs)) >= 3, why="hello after power cut")
-        assert list(_boots(obs).values()) == ["power_on", "watchdog", "power_on"]
+        await obs.wait_for(lambda: len(_boots(obs)) >= 4, why="hello after power cut")
+        assert list(_boots(obs).values()) == ["power_on", "soft", "watchdog", "power_on"]
 
         await asyncio.sleep(2)
-        state = json.loads((board.flash / "outbox" / "state.json").read_text())
-        produced = set(range(state["next"]))
+        produced = produced_batches(board.log)
         await obs.wait_for(
             lambda: produced <= set(obs.telemetry_batches()), timeout=30, why=f"all {len(produced)} batches"
         )
-    assert state["dropped"] == 0
-    boots = {boot for boot, _ in obs.telemetry_batches().values()}
-    assert len(boots) >= 2  # batches of more than one boot arrived, each under its own boot id
+        hb = await obs.wait_for(lambda: obs.of(topics.HEARTBEAT), why="heartbeat")
+    assert all(h.body["dropped"] == 0 for h in hb)
+    for boot in _boots(obs):  # contiguous from 0 within each boot
+        numbers = sorted(n for b, n in obs.telemetry_batches() if b == boot)
+        assert numbers == list(range(len(numbers))), (boot, numbers)
+    assert len({boot for boot, _ in produced}) >= 3  # batches of several boots, each under its boot id

@@ -17,9 +17,7 @@ def test_push_peek_ack_in_order():
     _clean("ob1")
     o = Outbox("ob1", capacity=4)
     for i in range(3):
-        n = o.reserve()
-        assert n == i
-        o.push(n, b"batch%d" % n)
+        assert o.push(b"batch%d" % i, 5) == i
     assert o.depth() == 3
     assert o.peek() == (0, b"batch0")
     o.ack(0)
@@ -27,11 +25,19 @@ def test_push_peek_ack_in_order():
     assert o.depth() == 2
 
 
+def test_file_holds_observation_count_then_the_exact_message():
+    _clean("ob0")
+    o = Outbox("ob0")
+    o.push(b'{"v":"1.0"}', 300)
+    with open("ob0/0000000000", "rb") as f:
+        assert f.read() == b'\x01\x2c{"v":"1.0"}'
+
+
 def test_survives_reset():
     _clean("ob2")
     o = Outbox("ob2", capacity=8)
     for i in range(5):
-        o.push(o.reserve(), b"m%d" % i)
+        o.push(b"m%d" % i)
     o.ack(0)
     o.ack(1)
     # a write cut by a reset leaves a .tmp file behind
@@ -40,40 +46,41 @@ def test_survives_reset():
     o = Outbox("ob2", capacity=8)
     assert o.peek() == (2, b"m2")
     assert o.depth() == 3
-    assert o.reserve() == 5
+    assert o.push(b"m5") == 5
     assert "0000000005.tmp" not in os.listdir("ob2")
 
 
-def test_numbers_continue_after_everything_was_sent():
+def test_indexes_continue_after_everything_was_sent():
     _clean("ob3")
     o = Outbox("ob3")
-    o.push(o.reserve(), b"a")
+    o.push(b"a")
     o.ack(0)
     assert o.peek() is None and o.depth() == 0
     o = Outbox("ob3")
-    assert o.reserve() == 1
+    assert o.push(b"b") == 1
 
 
-def test_full_ring_drops_oldest_and_counts():
+def test_full_ring_drops_oldest_and_counts_observations():
     _clean("ob4")
     o = Outbox("ob4", capacity=3)
     for i in range(5):
-        o.push(o.reserve(), b"m%d" % i)
-    assert o.dropped == 2
+        o.push(b"m%d" % i, 10 + i)
+    assert o.dropped == 10 + 11
+    assert o.dropped_batches == 2
     assert o.depth() == 3
     assert o.peek() == (2, b"m2")
     o = Outbox("ob4", capacity=3)
-    assert o.dropped == 2
+    assert o.dropped == 0  # the heartbeat's count is per boot
     assert sorted(os.listdir("ob4")) == ["0000000002", "0000000003", "0000000004", "state.json"]
 
 
 def test_drop_while_head_in_flight():
     _clean("ob5")
     o = Outbox("ob5", capacity=2)
-    o.push(o.reserve(), b"a")
+    o.push(b"a", 1)
     n, _ = o.peek()
-    o.push(o.reserve(), b"b")
-    o.push(o.reserve(), b"c")  # drops batch 0 while it is being sent
+    o.push(b"b", 1)
+    o.push(b"c", 1)  # drops message 0 while it is being sent
     o.ack(n)
     assert o.peek() == (1, b"b")
     assert o.dropped == 1
