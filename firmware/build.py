@@ -104,7 +104,9 @@ def protocol_modules() -> list[str]:
         name = todo.pop()
         path = PROTOCOL / f"{name}.py"
         if not path.exists():
-            raise BuildError("the firmware imports it but the protocol package lacks it", f"protocol/{name}.py")
+            raise BuildError(
+                "the firmware imports it but the protocol package lacks it", f"protocol/{name}.py"
+            )
         done.add(name)
         todo |= protocol_imports(path) - done
     return sorted(done)
@@ -112,9 +114,7 @@ def protocol_modules() -> list[str]:
 
 def compile_module(mpy_cross: str, src: Path, out: Path, display: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(
-        [mpy_cross, "-s", display, "-o", str(out), str(src)], capture_output=True, text=True
-    )
+    r = subprocess.run([mpy_cross, "-s", display, "-o", str(out), str(src)], capture_output=True, text=True)
     if r.returncode != 0:
         raise BuildError("does not compile for MicroPython:\n" + (r.stderr or r.stdout).strip(), display)
 
@@ -131,7 +131,9 @@ def build(out: Path, budget: int = BUDGET) -> dict:
         else:
             compile_module(mpy_cross, src, out / f"{src.stem}.mpy", src.name)
     for name in protocol_modules():
-        compile_module(mpy_cross, PROTOCOL / f"{name}.py", out / "protocol" / f"{name}.mpy", f"protocol/{name}.py")
+        compile_module(
+            mpy_cross, PROTOCOL / f"{name}.py", out / "protocol" / f"{name}.mpy", f"protocol/{name}.py"
+        )
 
     files = []
     for f in sorted(p for p in out.rglob("*") if p.is_file()):

@@ -128,7 +128,11 @@ class BLE:
                 self._cursor += 1
                 _, addr_type, mac, rssi, adv = events[i]
                 if self._irq:
-                    self._irq(_IRQ_SCAN_RESULT, (addr_type, memoryview(mac), ADV_IND, rssi, memoryview(adv)))
+                    try:
+                        data = (addr_type, memoryview(mac), ADV_IND, rssi, memoryview(adv))
+                        self._irq(_IRQ_SCAN_RESULT, data)
+                    except Exception as e:  # the port prints IRQ handler errors and scans on
+                        print("bluetooth: IRQ handler raised", repr(e))
         except asyncio.CancelledError:
             return
         self._task = None

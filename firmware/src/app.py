@@ -13,8 +13,6 @@ import gc
 import sys
 import time
 
-from micropython import const
-
 import ble
 import commands
 import flash
@@ -27,10 +25,12 @@ import privacy
 import shadow
 import telemetry
 from envelope import Envelopes, new_boot_id
+from micropython import const
 from outbox import Outbox
+from version import VERSION
+
 from protocol import codec, topics
 from protocol.errors import ProtocolError
-from version import VERSION
 
 # Connection states (the uplink's).
 WAIT_WIFI = const(0)
@@ -84,6 +84,7 @@ class Node:
         return hal.now_ms() if hal.clock_ok() else 0
 
     def _heap(self):
+        # Sampled right after gc.collect(): live data, not garbage.
         free = hal.mem_free()
         used = hal.mem_alloc()
         if free < self.heap_min_free:
@@ -102,9 +103,14 @@ class Node:
                 continue
             window.done = False
             t_start = hal.now_ms()
-            scanner.start(self.config["scan_ms"])
+            scan_ms = self.config["scan_ms"]
+            scanner.start(scan_ms)
+            t = time.ticks_ms()
             while not window.done:
                 await asyncio.sleep_ms(50)
+                if time.ticks_diff(time.ticks_ms(), t) > scan_ms + 2000:
+                    scanner.stop()  # no _IRQ_SCAN_DONE: don't wait forever
+                    break
             self._observe(window, t_start)
             if len(self.batch) and (
                 self._flush
@@ -143,19 +149,31 @@ class Node:
         fx = self.gps.fix
         if self.gps.position()[0] is not None:
             body["gps"] = [[0, fx.lat_e6, fx.lon_e6, fx.speed_cm_s, fx.quality]]
-        _, data = self.env.seal("telemetry", body)
-        body = None
-        self.outbox.push(data, len(self.batch))
         data = None
-        log("batch", self.batch_no, "obs", len(self.batch))
-        self.batch_no += 1
-        self._heap()
+        for _ in range(2):
+            gc.collect()  # encoding needs a few KB in one piece
+            try:
+                _, data = self.env.seal("telemetry", body)
+                break
+            except MemoryError:
+                pass
+        body = None
+        n = len(self.batch)
+        if data is None:
+            self.outbox.dropped += n  # counted, never silent
+            log("batch", self.batch_no, "dropped: out of memory")
+        else:
+            self.outbox.push(data, n)
+            data = None
+            log("batch", self.batch_no, "obs", n)
+            self.batch_no += 1
         if self.batch.max_obs != self.config["batch_max"]:
             self.batch = telemetry.Batch(self.config["batch_max"])
         else:
             self.batch.clear()
         self.batch_opened = None
         gc.collect()
+        self._heap()
 
     # -- locate: GPS sentences from the UART --------------------------------
 
@@ -340,7 +358,6 @@ class Node:
         hal.reset()
 
     def _heartbeat(self, interval):
-        self._heap()
         return heartbeat.body(
             time.ticks_diff(time.ticks_ms(), self.started) // 1000,
             interval,
@@ -368,6 +385,7 @@ class Node:
         wdt = hal.Watchdog(_WDT_MS)
         while True:
             wdt.feed()
+            gc.collect()
             self._heap()
             await asyncio.sleep_ms(1000)
 

@@ -24,7 +24,10 @@ class Window:
             if len(self.seen) >= self.max:
                 self.overflow += 1
                 return
-            self.seen[addr] = [addr_type, rssi, time.ticks_ms()]
+            try:
+                self.seen[addr] = [addr_type, rssi, time.ticks_ms()]
+            except MemoryError:
+                self.overflow += 1  # counted, like a full table
         elif rssi > s[1]:
             s[1] = rssi
 

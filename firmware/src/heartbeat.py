@@ -1,6 +1,8 @@
 # Heartbeat body (protocol/SPEC.md 5.2). rssi is left out while the link
 # reports none (the field is -127..0 when present).
-def body(uptime_s, interval_s, rssi, free_mem, free_disk, outbox, dropped, gps_fix, reset, fw, config_version):
+def body(
+    uptime_s, interval_s, rssi, free_mem, free_disk, outbox, dropped, gps_fix, reset, fw, config_version
+):
     b = {
         "uptime_s": uptime_s,
         "interval_s": interval_s,

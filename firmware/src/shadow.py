@@ -12,7 +12,7 @@ _PATH = "config.json"
 SCHEMA = {
     "heartbeat_s": (5, 3600, 60),
     "batch_s": (1, 3600, 60),
-    "batch_max": (1, 64, 32),
+    "batch_max": (1, 32, 32),
     "scan_ms": (500, 60000, 5000),
     "rssi_floor": (-127, 0, -100),
     "rotation_s": (60, 604800, 86400),

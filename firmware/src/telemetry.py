@@ -5,7 +5,7 @@
 from micropython import const
 
 KIND_BLE = "b"
-_HARD_MAX_OBS = const(64)
+_HARD_MAX_OBS = const(32)  # ~2.5 KB encoded: one piece of a tight heap
 
 
 class Batch:

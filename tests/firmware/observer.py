@@ -51,7 +51,7 @@ class Observer:
                 self.connected.clear()
                 await asyncio.sleep(0.2)
 
-    async def wait_for(self, what: Callable[[], object], timeout: float = 30, why: str = "") -> object:
+    async def wait_for(self, what: Callable[[], object], timeout: float = 30, why: str = "") -> object:  # noqa: ASYNC109
         """Until what() is truthy; fails with `why` and what arrived after `timeout` seconds."""
         try:
             async with asyncio.timeout(timeout):

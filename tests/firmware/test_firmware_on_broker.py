@@ -124,7 +124,8 @@ async def test_birth_heartbeat_and_hashed_ble_telemetry(board: Board, broker) ->
         hello = obs.of(topics.HELLO)[0]
         assert hello.device == board.device
         assert hello.body["fw"] == build.read_version()
-        assert hello.body["hw"] == "esp32" and hello.body["reset"] == "power_on"
+        assert hello.body["hw"] == "esp32"
+        assert hello.body["reset"] == "power_on"
         assert {"ble", "gps", "store"} <= set(hello.body["caps"])
         status = await obs.wait_for(lambda: obs.of(topics.STATUS), why="status")
         assert status[0].body == {"state": "online"}
@@ -132,7 +133,7 @@ async def test_birth_heartbeat_and_hashed_ble_telemetry(board: Board, broker) ->
         hb = (await obs.wait_for(lambda: obs.of(topics.HEARTBEAT), why="heartbeat"))[0]
         for key in ("uptime_s", "interval_s", "free_mem", "rssi", "reset", "fw", "outbox", "dropped"):
             assert key in hb.body, key
-        assert hb.body["rssi"] == -58 and hb.body["dropped"] == 0 and hb.body["interval_s"] == 5
+        assert (hb.body["rssi"], hb.body["dropped"], hb.body["interval_s"]) == (-58, 0, 5)
         assert 0 < hb.body["free_mem"] < 100 * 1024
         await obs.wait_for(lambda: len(obs.of(topics.TELEMETRY)) >= 3, why="3 telemetry batches")
 
@@ -147,10 +148,11 @@ async def test_birth_heartbeat_and_hashed_ble_telemetry(board: Board, broker) ->
         assert len(m.body["obs"]) <= 32
         by_hid = {expected_hid(mac, m.body["t0"]): (mac, v) for mac, v in phones.items()}
         for dt, kind, hid, rssi, flags, lat, lon in m.body["obs"]:
-            assert dt >= 0 and kind == "b"
+            assert dt >= 0
+            assert kind == "b"
             mac, (addr_type, strongest) = by_hid[hid]  # a raw MAC would not be found here
             assert flags & 1 == (1 if addr_type == 1 or int(mac[:2], 16) & 2 else 0)
-            assert rssi <= strongest + 3 and rssi >= -91
+            assert -91 <= rssi <= strongest + 3
             assert (lat, lon) in {(48117300, 11516667), (None, None)}
     assert {o[2] for m in obs.of(topics.TELEMETRY) for o in m.body["obs"]} >= {
         expected_hid(mac, obs.of(topics.TELEMETRY)[-1].body["t0"]) for mac in phones
@@ -165,7 +167,9 @@ async def test_config_change_round_trips_and_invalid_is_rejected(board: Board, b
     async with observing(broker.host, broker.port, board.device) as obs:
         await _boot(board, obs, FAST, version=1)
         await obs.wait_for(lambda: _reported(obs, 1), why="config v1 reported")
-        await obs.publish(topics.CONFIG_DESIRED, {"version": 2, "config": {**FAST, "rssi_floor": -70}}, retain=True)
+        await obs.publish(
+            topics.CONFIG_DESIRED, {"version": 2, "config": {**FAST, "rssi_floor": -70}}, retain=True
+        )
         rep = (await obs.wait_for(lambda: _reported(obs, 2), why="config v2 reported"))[0]
         assert "error" not in rep.body
         assert rep.body["config"]["rssi_floor"] == -70

@@ -37,4 +37,5 @@ def test_on_micropython(micropython: str, module: str, name: str, tmp_path: Path
         env=env,
         timeout=60,
     )
-    assert r.returncode == 0 and f"PASS {name}" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"PASS {name}" in r.stdout, r.stdout

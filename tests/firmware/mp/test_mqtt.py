@@ -10,8 +10,7 @@ WILL = ("mob/v1/dev1/status", b"offline", 1, True)
 
 def test_connect_packet_with_will():
     assert mqtt.connect_packet("dev1", 30, True, will=WILL) == (
-        b"\x10\x2d\x00\x04MQTT\x04\x2e\x00\x1e"
-        b"\x00\x04dev1\x00\x12mob/v1/dev1/status\x00\x07offline"
+        b"\x10\x2d\x00\x04MQTT\x04\x2e\x00\x1e\x00\x04dev1\x00\x12mob/v1/dev1/status\x00\x07offline"
     )
 
 
@@ -97,7 +96,7 @@ async def test_incoming_qos1_retained_publish_is_acked():
     got = []
     c.on_message = lambda t, m, r: got.append((t, bytes(m), r))
     s.take()
-    s.feed(b"\x33\x0e\x00\x03a/b\x00\x07{\"v\":1}")
+    s.feed(b'\x33\x0e\x00\x03a/b\x00\x07{"v":1}')
     await asyncio.sleep_ms(20)
     assert got == [("a/b", b'{"v":1}', True)]
     assert s.take() == b"\x40\x02\x00\x07"
