@@ -11,6 +11,7 @@ from cloud.api.deps import SessionDep
 from cloud.api.routes import config, devices, telemetry
 from cloud.core.config import Settings
 from cloud.observability.metrics import REGISTRY, FleetCollector
+from cloud.ui import mount as mount_ui
 
 
 def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
@@ -34,4 +35,5 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
     app.include_router(devices.router)
     app.include_router(config.router)
     app.include_router(telemetry.router)
+    mount_ui(app)  # the ops pages under /ui (cloud/ui/)
     return app

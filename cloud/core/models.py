@@ -1,6 +1,6 @@
 """Every table of the control plane, imported in one place for migrations and `create_all` in tests."""
 
-from cloud.auth.models import ApiToken
+from cloud.auth.models import ApiToken, OpsSession, OpsUser
 from cloud.ingest.models import DeadLetter, TelemetryBatch, TelemetryGap, TelemetryStream, observation
 from cloud.registry.models import Device, StatusChange
 from cloud.shadow.models import ConfigShadow
@@ -10,6 +10,8 @@ __all__ = [
     "ConfigShadow",
     "DeadLetter",
     "Device",
+    "OpsSession",
+    "OpsUser",
     "StatusChange",
     "TelemetryBatch",
     "TelemetryGap",
