@@ -121,7 +121,7 @@ def time_series(
         parts.append(
             f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" class="tick">{ymax * frac:g}</text>'
         )
-    for t in _time_ticks(since, until, 4):
+    for t in _time_ticks(since, until, 5):
         x = _x(t, since, until, left, pw)
         parts.append(f'<text x="{x:.1f}" y="{height - 6}" text-anchor="middle" class="tick">{t:%H:%M}</text>')
 

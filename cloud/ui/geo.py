@@ -70,12 +70,13 @@ def render(tracks: Sequence[Track], *, width: int = 960, height: int = 560, pad:
         parts.append(f'<line x1="0" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="4" y="{y - 3:.1f}" class="grid-label">{g:.4f}°</text>')
         g += step
-    g = math.floor(lon_lo / (step / kx)) * (step / kx)
+    lon_step = _scale_length(deg_per_px / kx, 140)
+    g = math.floor(lon_lo / lon_step) * lon_step
     while g <= lon_hi:
         x, _ = xy(0, g)
         parts.append(f'<line y1="0" y2="{height}" x1="{x:.1f}" x2="{x:.1f}" class="grid"/>')
         parts.append(f'<text x="{x + 3:.1f}" y="{height - 4}" class="grid-label">{g:.4f}°</text>')
-        g += step / kx
+        g += lon_step
     for t in tracks:
         colour = STATUS_COLOURS.get(t.status, STATUS_COLOURS["unknown"])
         if len(t.points) > 1:

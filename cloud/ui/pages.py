@@ -55,6 +55,18 @@ def _duration(seconds: float | None) -> str:
     return f"{s}s"
 
 
+def _bytes(n: int | None) -> str:
+    if n is None:
+        return "—"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+TEMPLATES.env.filters["bytes"] = _bytes
 TEMPLATES.env.filters["ago"] = _ago
 TEMPLATES.env.filters["duration"] = _duration
 TEMPLATES.env.filters["iso"] = lambda v: v.isoformat() if v else ""
@@ -254,6 +266,9 @@ def _device_context(
     now = utcnow()
     policy = settings.presence_policy
     since, until = charts.window(now, 24)
+    # A young device gets a window from its first evidence (at least 10 min), not a sliver of 24 h.
+    if device.created_at is not None and device.created_at > since:
+        since = min(device.created_at - timedelta(minutes=1), now - timedelta(minutes=10))
     initial, changes = fleet.status_history(session, device.id, since=since)
     timeline = charts.status_timeline(
         initial, [(c.at, c.to_status, c.reason) for c in changes], since=since, until=until
@@ -263,7 +278,7 @@ def _device_context(
         (datetime.fromtimestamp(b.t0_ms / 1000, now.tzinfo) for b in batches),
         default=now - timedelta(hours=1),
     )
-    b_since = min(b_since, now - timedelta(minutes=5))
+    b_since = min(b_since, now - timedelta(minutes=2))
     obs_chart = charts.time_series(
         [(datetime.fromtimestamp(b.t0_ms / 1000, now.tzinfo), float(b.n_obs)) for b in batches],
         since=b_since,
@@ -408,7 +423,16 @@ def rollouts_page(
 ) -> HTMLResponse:
     rollouts = _rollouts(request)
     items = rollouts.list(session) if rollouts else None
-    return render(request, "rollouts.html", operator, rollouts=items, error=error, done=done, page="rollouts")
+    return render(
+        request,
+        "rollouts.html",
+        operator,
+        rollouts=items,
+        error=error,
+        done=done,
+        page="rollouts",
+        sample=getattr(rollouts, "sample", False),
+    )
 
 
 @router.post("/rollouts/{rollout_id}/{action}")

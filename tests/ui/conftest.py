@@ -28,9 +28,9 @@ from cloud.core.config import Settings
 from cloud.core.db import make_engine, migrate
 from cloud.core.types import utcnow
 from cloud.presence.rules import Policy
+from cloud.ui.demo import sample_book
 from cloud.ui.rollouts import Rollouts
 from tests.services import unavailable
-from tests.ui.rollout_book import sample_book
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -37,9 +37,11 @@
 
   function onStatus(change) {
     document.querySelectorAll('[data-device-status="' + CSS.escape(change.device) + '"]').forEach(function (b) {
+      if (b.textContent === change.shown) return;
       b.className = "badge s-" + change.shown;
       b.textContent = change.shown;
-      flash(b.closest("tr") || b);
+      var row = b.closest("tr");
+      if (row) flash(row);
     });
     document.querySelectorAll('[data-device-since="' + CSS.escape(change.device) + '"]').forEach(function (el) {
       el.replaceChildren(relTime(change.since));
