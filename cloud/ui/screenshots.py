@@ -67,7 +67,7 @@ async def shoot(
         if device:
             await page.goto(f"{base_url}/ui/devices/{device}")
             await snap("04-device.png")
-            await page.fill("textarea#desired", '{\n  "heartbeat_s": 2,\n  "scan_ble": true\n}')
+            await page.fill("textarea#desired", '{\n  "heartbeat_s": 2,\n  "rssi_floor": -90\n}')
             await page.click(".config-form button[type=submit]")
             await page.locator("#config").scroll_into_view_if_needed()
             await snap("05-device-config-error.png")

@@ -53,7 +53,7 @@ async def test_ops_watch_a_device_come_and_go_edit_config_and_pause_a_rollout(
     await expect(error).to_contain_text("heartbeat_s")
     await expect(error).to_contain_text("less than the minimum of 5")
     await expect(page.locator("textarea#desired")).to_have_value('{"heartbeat_s": 2}')
-    await page.fill("textarea#desired", '{"heartbeat_s": 30, "log_level": "info"}')
+    await page.fill("textarea#desired", '{"heartbeat_s": 30, "rssi_floor": -90}')
     await page.click(".config-form button[type=submit]")
     await expect(page.locator("[role=status]")).to_contain_text("Desired config v1 saved")
 
