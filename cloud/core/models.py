@@ -3,13 +3,19 @@
 from cloud.auth.models import ApiToken
 from cloud.ingest.models import DeadLetter, TelemetryBatch, TelemetryGap, TelemetryStream, observation
 from cloud.registry.models import Device, StatusChange
+from cloud.releases.models import Release
+from cloud.rollouts.models import Deployment, Job, JobEvent
 from cloud.shadow.models import ConfigShadow
 
 __all__ = [
     "ApiToken",
     "ConfigShadow",
     "DeadLetter",
+    "Deployment",
     "Device",
+    "Job",
+    "JobEvent",
+    "Release",
     "StatusChange",
     "TelemetryBatch",
     "TelemetryGap",
