@@ -8,7 +8,7 @@ from sqlalchemy import Engine, text
 
 from cloud.api import errors
 from cloud.api.deps import SessionDep
-from cloud.api.routes import config, devices, telemetry
+from cloud.api.routes import config, deployments, devices, releases, telemetry
 from cloud.core.config import Settings
 from cloud.observability.metrics import REGISTRY, FleetCollector
 from cloud.ui import mount as mount_ui
@@ -36,4 +36,6 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
     app.include_router(config.router)
     app.include_router(telemetry.router)
     mount_ui(app)  # the ops pages under /ui (cloud/ui/)
+    app.include_router(releases.router)
+    app.include_router(deployments.router)
     return app

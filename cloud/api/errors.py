@@ -9,8 +9,12 @@ from cloud.exceptions import (
     AuthError,
     CloudError,
     ConfigInvalidError,
+    ConflictError,
     InvalidStateChangeError,
     NotFoundError,
+    RangeNotSatisfiableError,
+    ReleaseRejectedError,
+    ReleaseStoreError,
 )
 
 
@@ -40,4 +44,14 @@ def install(app: FastAPI) -> None:
                 )
             case InvalidStateChangeError():
                 return JSONResponse({"detail": str(exc)}, status_code=409)
+            case ReleaseRejectedError():
+                return JSONResponse({"detail": exc.reason, "error": exc.error}, status_code=422)
+            case ConflictError():
+                return JSONResponse({"detail": str(exc)}, status_code=409)
+            case RangeNotSatisfiableError():
+                return JSONResponse(
+                    {"detail": str(exc)}, status_code=416, headers={"Content-Range": f"bytes */{exc.length}"}
+                )
+            case ReleaseStoreError():
+                return JSONResponse({"detail": str(exc)}, status_code=503)
         return JSONResponse({"detail": str(exc)}, status_code=500)

@@ -3,15 +3,21 @@
 from cloud.auth.models import ApiToken, OpsSession, OpsUser
 from cloud.ingest.models import DeadLetter, TelemetryBatch, TelemetryGap, TelemetryStream, observation
 from cloud.registry.models import Device, StatusChange
+from cloud.releases.models import Release
+from cloud.rollouts.models import Deployment, Job, JobEvent
 from cloud.shadow.models import ConfigShadow
 
 __all__ = [
     "ApiToken",
     "ConfigShadow",
     "DeadLetter",
+    "Deployment",
     "Device",
+    "Job",
+    "JobEvent",
     "OpsSession",
     "OpsUser",
+    "Release",
     "StatusChange",
     "TelemetryBatch",
     "TelemetryGap",
