@@ -375,6 +375,41 @@ def abort(session: Session, d: Deployment, *, now: datetime) -> None:
     _stop(session, d, DeploymentState.ABORTED, "aborted by ops", d.evidence, now)
 
 
+def wave_counts(session: Session, d: Deployment) -> dict[int, dict[str, int]]:
+    """Jobs per state in each wave of `d`: wave -> {state: count}."""
+    counts: dict[int, dict[str, int]] = {}
+    for wave, state, n in session.execute(
+        select(Job.wave, Job.state, func.count())
+        .where(Job.deployment_id == d.id)
+        .group_by(Job.wave, Job.state)
+    ).all():
+        counts.setdefault(wave, {})[state] = n
+    return counts
+
+
+def control(
+    session: Session,
+    deployment_id: int,
+    action: str,
+    *,
+    now: datetime,
+    actor: str = "ops",
+    accept_evidence: bool = False,
+) -> Deployment:
+    """Ops' pause, resume or abort of a deployment (REST and the UI both come here); uncommitted."""
+    d = get(session, deployment_id, lock=True)
+    if action == "pause":
+        pause(session, d, now=now, reason=f"paused by {actor}")
+    elif action == "resume":
+        resume(session, d, now=now, accept_evidence=accept_evidence)
+        tick(session, d, now)
+    elif action == "abort":
+        abort(session, d, now=now)
+    else:
+        raise ConflictError(what="deployment", key=str(deployment_id), reason=f"unknown action {action!r}")
+    return d
+
+
 # The job state machine, fed by the bridge ---------------------------------------------------------
 
 

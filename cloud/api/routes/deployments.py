@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import col
 
 from cloud.api.deps import ReadAccess, SessionDep, SettingsDep, WriteAccess
@@ -28,13 +28,7 @@ router = APIRouter(prefix="/deployments", tags=["deployments"])
 
 
 def _public(session: SessionDep, d: Deployment) -> DeploymentPublic:
-    counts: dict[int, dict[str, int]] = {}
-    for wave, state, n in session.execute(
-        select(Job.wave, Job.state, func.count())
-        .where(Job.deployment_id == d.id)
-        .group_by(Job.wave, Job.state)
-    ).all():
-        counts.setdefault(wave, {})[state] = n
+    counts = service.wave_counts(session, d)
     out = DeploymentPublic.model_validate(d, from_attributes=True)
     out.wave_summary = [
         WaveSummary(wave=i, percent=p, size=d.wave_sizes[i], counts=counts.get(i, {}))
@@ -69,15 +63,7 @@ def read_deployment(deployment_id: int, session: SessionDep, _auth: ReadAccess) 
 def _control(
     deployment_id: int, session: SessionDep, action: str, accept_evidence: bool = False
 ) -> DeploymentPublic:
-    now = utcnow()
-    d = service.get(session, deployment_id, lock=True)
-    if action == "pause":
-        service.pause(session, d, now=now)
-    elif action == "resume":
-        service.resume(session, d, now=now, accept_evidence=accept_evidence)
-        service.tick(session, d, now)
-    else:
-        service.abort(session, d, now=now)
+    d = service.control(session, deployment_id, action, now=utcnow(), accept_evidence=accept_evidence)
     session.commit()
     session.refresh(d)
     return _public(session, d)
