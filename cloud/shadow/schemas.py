@@ -1,7 +1,8 @@
 """What desired config each hardware kind accepts (JSON Schema, draft 2020-12).
 
 Unknown settings are refused: a typo in a desired document must be a 422 for the operator, not a
-silent no-op on a truck. Settings shared by every kind are in COMMON; each kind adds its own.
+silent no-op on a truck. Settings shared by every kind are in COMMON; each kind adds its own (or
+widens a common one's range).
 """
 
 from __future__ import annotations
@@ -10,28 +11,30 @@ from typing import Any
 
 from cloud.registry.models import HardwareKind
 
-_WINDOW = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"}
-
+# The vocabulary is the devices' (protocol/SPEC.md 5.4 leaves it to them): firmware/src/shadow.py
+# (SCHEMA, documented in firmware/README.md) and edge_agent/config.py (Tunables). A key a device does
+# not know is refused here: the agent rejects a desired document with an unknown key as a whole, and
+# the firmware ignores it, so either way the operator's change would never take effect.
+# tests/e2e/test_config_vocabulary.py keeps these in step with the devices' own tables.
 COMMON: dict[str, Any] = {
     "heartbeat_s": {"type": "integer", "minimum": 5, "maximum": 3600},
-    "batch_s": {"type": "integer", "minimum": 1, "maximum": 600},
     "rssi_floor": {"type": "integer", "minimum": -127, "maximum": 0},
-    "scan_wifi": {"type": "boolean"},
-    "scan_ble": {"type": "boolean"},
-    "sleep_schedule": {"type": "array", "items": _WINDOW, "maxItems": 8},
-    "log_level": {"enum": ["debug", "info", "warning", "error"]},
+    "rotation_s": {"type": "integer", "minimum": 60, "maximum": 604_800},
 }
 
 _KIND: dict[str, dict[str, Any]] = {
     HardwareKind.ESP32: {
-        "ble_scan_window_ms": {"type": "integer", "minimum": 10, "maximum": 10_000},
-        "wifi_channel_dwell_ms": {"type": "integer", "minimum": 50, "maximum": 5_000},
-        "outbox_max_batches": {"type": "integer", "minimum": 1, "maximum": 2_000},
+        "batch_s": {"type": "integer", "minimum": 1, "maximum": 3600},
+        "batch_max": {"type": "integer", "minimum": 1, "maximum": 32},
+        "scan_ms": {"type": "integer", "minimum": 500, "maximum": 60_000},
     },
     HardwareKind.RPI: {
-        "wifi_monitor_iface": {"type": "string", "pattern": r"^[a-z0-9]{1,15}$"},
-        "outbox_max_mb": {"type": "integer", "minimum": 1, "maximum": 100_000},
-        "upload_parallelism": {"type": "integer", "minimum": 1, "maximum": 16},
+        "rotation_s": {"type": "integer", "minimum": 60, "maximum": 30 * 86_400},
+        "batch_size": {"type": "integer", "minimum": 1, "maximum": 500},
+        "batch_max_age_s": {"type": "integer", "minimum": 1, "maximum": 3600},
+        "ble_scan_s": {"type": "integer", "minimum": 1, "maximum": 3600},
+        "ble_idle_s": {"type": "integer", "minimum": 0, "maximum": 3600},
+        "fix_max_gap_s": {"type": "integer", "minimum": 1, "maximum": 3600},
     },
     HardwareKind.THIRD_PARTY: {},
 }

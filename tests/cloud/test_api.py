@@ -128,18 +128,18 @@ def test_desired_config_is_validated_per_hardware_kind_and_versioned(
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"][-1] == "heartbeat_s"
     r = api.put(
-        "/devices/dev-01/config/desired", json={"config": {"heartbeat_s": 30, "scan_ble": True}}, headers=h
+        "/devices/dev-01/config/desired", json={"config": {"heartbeat_s": 30, "scan_ms": 1000}}, headers=h
     )
     assert r.status_code == 200
     assert r.json()["desired_version"] == 1
     r = api.put(
-        "/devices/dev-01/config/desired", json={"config": {"heartbeat_s": 60, "scan_ble": True}}, headers=h
+        "/devices/dev-01/config/desired", json={"config": {"heartbeat_s": 60, "scan_ms": 1000}}, headers=h
     )
     assert r.json()["desired_version"] == 2
     with Session(engine) as s:
         shadow = s.get(ConfigShadow, "dev-01")
         assert shadow is not None
-        shadow.reported, shadow.reported_version = {"heartbeat_s": 30, "scan_ble": True}, 1
+        shadow.reported, shadow.reported_version = {"heartbeat_s": 30, "scan_ms": 1000}, 1
         s.add(shadow)
         s.commit()
     delta = api.get("/devices/dev-01/config/delta", headers=h).json()
