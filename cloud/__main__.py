@@ -2,4 +2,4 @@
 
 from cloud.cli import app
 
-app()
+app(prog_name="mobilytics")

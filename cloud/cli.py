@@ -43,6 +43,84 @@ def up(
         pass
 
 
+token_app = typer.Typer(help="Ops API tokens (stored hashed; the token is printed once).")
+app.add_typer(token_app, name="token")
+
+
+def _engine(db: str | None):  # type: ignore[no-untyped-def]
+    from cloud.core.db import make_engine, migrate
+
+    engine = make_engine(Settings.from_env(db=db).db)
+    migrate(engine)
+    return engine
+
+
+@token_app.command("create")
+def token_create(
+    scope: Annotated[str, typer.Option(help="read or write (write implies read).")] = "read",
+    name: Annotated[str, typer.Option(help="Who or what the token is for.")] = "ops",
+    db: Annotated[str | None, typer.Option(help="sqlite:///PATH or postgresql://...")] = None,
+) -> None:
+    """Create a token and print it once: the database keeps only its SHA-256."""
+    from sqlmodel import Session
+
+    from cloud.auth.models import Scope
+    from cloud.auth.service import create_token
+    from cloud.core.types import utcnow
+
+    if scope not in {s.value for s in Scope}:
+        typer.secho(f"error: scope must be read or write, not {scope!r}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    engine = _engine(db)
+    with Session(engine) as session:
+        row, token = create_token(session, name=name, scope=Scope(scope), now=utcnow())
+        session.commit()
+        typer.echo(token)
+        typer.secho(f"created {scope} token {row.prefix}… for {name!r}; it is not shown again", err=True)
+    engine.dispose()
+
+
+@token_app.command("list")
+def token_list(db: Annotated[str | None, typer.Option()] = None) -> None:
+    from sqlmodel import Session, select
+
+    from cloud.auth.models import ApiToken
+
+    engine = _engine(db)
+    with Session(engine) as session:
+        for t in session.exec(select(ApiToken).order_by(ApiToken.id)):  # type: ignore[arg-type]
+            state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
+            typer.echo(f"{t.prefix}…\t{t.scope}\t{t.name}\t{state}")
+    engine.dispose()
+
+
+@token_app.command("revoke")
+def token_revoke(prefix: str, db: Annotated[str | None, typer.Option()] = None) -> None:
+    """Revoke the token(s) whose listing prefix is PREFIX (e.g. mob_AbC123)."""
+    from sqlmodel import Session
+
+    from cloud.auth.service import revoke
+    from cloud.core.types import utcnow
+
+    engine = _engine(db)
+    with Session(engine) as session:
+        n = revoke(session, prefix=prefix.rstrip("…"), now=utcnow())
+        session.commit()
+    engine.dispose()
+    typer.echo(f"revoked {n} token(s)")
+    if n == 0:
+        raise typer.Exit(1)
+
+
+@app.command()
+def migrate(
+    db: Annotated[str | None, typer.Option(help="sqlite:///PATH or postgresql://...")] = None,
+) -> None:
+    """Apply the database migrations (`up` does this itself)."""
+    _engine(db).dispose()
+    typer.echo("database at the latest migration")
+
+
 @app.command("broker-config")
 def broker_config(
     data_dir: Annotated[Path, typer.Option(help="Mosquitto's persistence directory.")] = Path(

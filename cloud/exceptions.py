@@ -5,7 +5,12 @@ The tree is shallow on purpose:
     CloudError
     ├── SettingsError         a flag or MOBILYTICS_* variable has an unusable value
     ├── PortInUseError        a listener's port is taken (names the flag to change it)
-    └── BrokerStartError      the embedded broker could not start for another reason
+    ├── BrokerStartError      the embedded broker could not start for another reason
+    ├── BrokerUnavailableError  the broker cannot be reached (aiomqtt's errors, translated)
+    ├── NotFoundError         a device (or other resource) that does not exist       -> 404
+    ├── ConfigInvalidError    desired config breaks its hardware kind's schema        -> 422
+    ├── InvalidStateChangeError  a lifecycle change the registry refuses              -> 409
+    └── AuthError             no/invalid token (401) or missing scope (403)
 
 Routes and the CLI turn these into HTTP answers or exit messages at one seam each.
 """
@@ -47,3 +52,51 @@ class SettingsError(CloudError):
         self.value = value
         self.reason = reason
         super().__init__(f"setting {name}={value!r} is invalid: {reason}")
+
+
+class NotFoundError(CloudError):
+    """A resource the caller named does not exist."""
+
+    def __init__(self, what: str, key: str) -> None:
+        self.what = what
+        self.key = key
+        super().__init__(f"{what} {key!r} not found")
+
+
+class ConfigInvalidError(CloudError):
+    """A desired config document breaks its hardware kind's schema or the protocol's limits."""
+
+    def __init__(self, *, device_id: str, field: str, reason: str) -> None:
+        self.device_id = device_id
+        self.field = field
+        self.reason = reason
+        super().__init__(f"desired config for {device_id} is invalid at {field}: {reason}")
+
+
+class InvalidStateChangeError(CloudError):
+    """A lifecycle state change the registry does not allow (e.g. leaving `retired`)."""
+
+    def __init__(self, *, device_id: str, from_state: str, to_state: str) -> None:
+        self.device_id = device_id
+        self.from_state = from_state
+        self.to_state = to_state
+        super().__init__(f"device {device_id} cannot go from {from_state} to {to_state}")
+
+
+class AuthError(CloudError):
+    """A request without a valid token (401) or without the scope it needs (403)."""
+
+    def __init__(self, *, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(reason)
+
+
+class BrokerUnavailableError(CloudError):
+    """The MQTT broker could not be reached or dropped the connection."""
+
+    def __init__(self, *, host: str, port: int, reason: str) -> None:
+        self.host = host
+        self.port = port
+        self.reason = reason
+        super().__init__(f"MQTT broker {host}:{port} unavailable: {reason}")

@@ -10,6 +10,9 @@ import structlog
 
 def configure_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
+    # Libraries that narrate at INFO (amqtt's state machine, Alembic's plan): warnings only.
+    for noisy in ("amqtt", "transitions", "alembic", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

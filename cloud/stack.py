@@ -1,7 +1,8 @@
 """The whole control plane in one process: broker (embedded or external), bridge, API, demo fleet.
 
-One supervising TaskGroup owns every task; SIGINT/SIGTERM cancel it, and each part closes in its
-own `finally`/context manager.
+One supervising TaskGroup owns every task. SIGINT/SIGTERM set `stop`: the API stops accepting, the
+bridge writes and acknowledges what it holds and disconnects, then the broker and engine close.
+Nothing acknowledged is ever uncommitted, so even SIGKILL loses no acknowledged batch.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import structlog
 import uvicorn
 
 from cloud.api.app import create_app
-from cloud.bridge.service import run_bridge
+from cloud.bridge.service import Bridge, BridgeConfig
 from cloud.broker.embedded import embedded_broker
 from cloud.broker.ports import is_port_free
 from cloud.core.config import Settings
-from cloud.core.db import create_schema, make_engine
+from cloud.core.db import make_engine, migrate
 from cloud.demo.fleet import run_fleet
 from cloud.exceptions import PortInUseError
 
@@ -35,15 +36,15 @@ async def _broker(settings: Settings) -> AsyncIterator[None]:
         yield
 
 
-async def run_stack(settings: Settings) -> None:
+async def run_stack(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     if not is_port_free(settings.api_host, settings.api_port):
         raise PortInUseError(what="the API", host=settings.api_host, port=settings.api_port, flag="--port")
     engine = make_engine(settings.db)
-    create_schema(engine)
+    await asyncio.to_thread(migrate, engine)
     host, port, _tls = settings.broker_host_port
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(engine),
+            create_app(engine, settings),
             host=settings.api_host,
             port=settings.api_port,
             log_level="warning",
@@ -52,17 +53,17 @@ async def run_stack(settings: Settings) -> None:
     )
     # uvicorn would install its own signal handlers; the stack owns shutdown instead.
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    async with _broker(settings):
-        bridge_ready = asyncio.Event()
-        try:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with _broker(settings):
+            bridge = Bridge(engine, BridgeConfig.from_settings(settings))
             async with asyncio.TaskGroup() as tg:
-                stop = asyncio.Event()
-                loop = asyncio.get_running_loop()
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    loop.add_signal_handler(sig, stop.set)
-                bridge = tg.create_task(run_bridge(engine, host, port, ready=bridge_ready), name="bridge")
+                bridge_task = tg.create_task(bridge.run(), name="bridge")
                 api = tg.create_task(server.serve(), name="api")
-                await bridge_ready.wait()
+                await bridge.ready.wait()
                 fleet = None
                 if settings.simulate:
                     fleet = tg.create_task(run_fleet(settings.simulate, host, port), name="fleet")
@@ -70,15 +71,20 @@ async def run_stack(settings: Settings) -> None:
                     "stack.up",
                     api=f"http://{settings.api_host}:{settings.api_port}",
                     broker=f"{host}:{port}",
-                    db=settings.db,
+                    db=settings.db.split("@")[-1],
                     simulated_devices=settings.simulate,
+                    open_reads=settings.reads_open,
                 )
                 await stop.wait()
                 log.info("stack.stopping")
+                if fleet is not None:
+                    fleet.cancel()
                 server.should_exit = True
-                for task in (fleet, bridge):
-                    if task is not None:
-                        task.cancel()
+                bridge.stop()
+                await bridge_task
                 await api
-        finally:
-            engine.dispose()
+            log.info("stack.stopped")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        engine.dispose()

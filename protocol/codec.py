@@ -8,7 +8,8 @@
 Checks run in the order SPEC.md ("Decoding order") fixes, so that every interpreter names the same
 error for the same input: topic, size, JSON, envelope, topic agreement, body.
 
-Runs unchanged on CPython 3.11 and MicroPython 1.2x: no typing, no dataclasses, no exception chaining.
+Runs unchanged on CPython 3.11 and MicroPython 1.2x: no typing, no dataclasses, no exception chaining;
+signature annotations are fine (MicroPython does not evaluate them).
 The one platform difference is the JSON parser (see _parse).
 """
 
@@ -56,7 +57,7 @@ class Message:
         self.ts = ts
         self.body = body
 
-    def topic(self):
+    def topic(self) -> str:
         """The topic this message travels on."""
         return make_topic(self.device, TYPE_CHANNEL[self.type])
 
@@ -84,12 +85,12 @@ class Message:
         )
 
 
-def make(type, device, boot, seq, ts, body):
+def make(type: str, device: str, boot: str, seq: int, ts: int, body: dict) -> Message:
     """A Message of version VERSION. Not validated here: encode() does it once, where it counts."""
     return Message(VERSION, type, device, boot, seq, ts, body)
 
 
-def decode(payload, topic=None):
+def decode(payload: bytes | bytearray | memoryview | str, topic: str | None = None) -> Message:
     """The Message in ``payload`` (bytes, bytearray, memoryview, or str taken as UTF-8).
 
     With ``topic``, also checks that the topic's major is 1 and that its device id and channel agree
@@ -137,8 +138,12 @@ def decode(payload, topic=None):
     return msg
 
 
-def encode(msg):
-    """``msg`` as compact UTF-8 JSON; raises ProtocolError if it would not decode."""
+def encode(msg: Message) -> bytes:
+    """``msg`` as compact UTF-8 JSON; raises ProtocolError if it would not decode.
+
+    Values under body keys this version does not know are passed through unchecked; on MicroPython,
+    whose json.dumps writes sets and bytes as if they were JSON, the caller must keep them JSON.
+    """
     if not isinstance(msg, Message):
         raise ProtocolError(BAD_FIELD, "encode() takes a Message")
     obj = {
@@ -154,13 +159,15 @@ def encode(msg):
     bodies.CHECKS[msg.type](msg.body)
     try:
         data = _dumps(obj).encode()
+    except UnicodeError:  # a lone surrogate, which a "\ud800" escape decodes to
+        raise ProtocolError(BAD_FIELD, "strings must be valid Unicode", "body")  # noqa: B904 (see errors)
     except (TypeError, ValueError):
-        raise ProtocolError(BAD_FIELD, "body must hold JSON values only", "body")  # noqa: B904 (see errors)
+        raise ProtocolError(BAD_FIELD, "body must hold JSON values only", "body")  # noqa: B904
     _check_size(len(data), MAX_DOWNLINK if msg.type in _DOWNLINK_TYPES else MAX_PAYLOAD)
     return data
 
 
-def error_body(err, topic=None, seq=None):
+def error_body(err: ProtocolError, topic: str | None = None, seq: int | None = None) -> dict:
     """The body of the "error" message answering a rejected message; ``topic`` and ``seq`` are the
     offending message's, when known (a seq outside the protocol's range is left out)."""
     body = {"code": err.code, "reason": err.reason[: TEXT[4]]}
@@ -213,7 +220,8 @@ else:
             raise ProtocolError(TOO_LARGE, "payload does not fit in memory once parsed")  # noqa: B904
 
     def _dumps(obj):
-        return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+        # UTF-8, not \u escapes: MicroPython decodes a surrogate-pair escape into two broken characters.
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _envelope(obj):
@@ -226,9 +234,9 @@ def _envelope(obj):
             "v",
         )
     t = get(obj, "type", "", True)
+    if type(t) is not str:
+        raise bad("type", "a string")
     if t not in bodies.CHECKS:
-        if type(t) is not str:
-            raise bad("type", "a string")
         raise ProtocolError(UNKNOWN_TYPE, f"type {t[:32]!r} is not a protocol v1 message type", "type")
     device = get(obj, "device", "", True)
     if not is_device_id(device):

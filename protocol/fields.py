@@ -10,7 +10,7 @@ Why no ``re``: MicroPython's ``re`` has no counted repetition ({m,n}), and ``str
 
 from protocol.errors import BAD_FIELD, MISSING_FIELD, TOO_LARGE, ProtocolError
 
-INT31 = 2147483647  # counters and sequence numbers: a small int on 32-bit MicroPython ports' mpz
+INT31 = 2147483647  # counters and sequence numbers: fit a signed 32-bit column in every database
 INT53 = 9007199254740991  # timestamps and byte counts: exact in every JSON parser, JavaScript included
 
 HEX = "0123456789abcdef"

@@ -58,14 +58,14 @@ _ID_CHARS = _ID_FIRST + "-"
 _MAX_TOPIC = 256
 
 
-def is_device_id(value):
+def is_device_id(value: object) -> bool:
     """``[a-z0-9][a-z0-9-]{2,62}``: fits a topic level, a hostname label and a file name."""
     return (
         type(value) is str and 3 <= len(value) <= 63 and not value.strip(_ID_CHARS) and value[0] in _ID_FIRST
     )
 
 
-def topic(device_id, channel, major=MAJOR):
+def topic(device_id: str, channel: str, major: int = MAJOR) -> str:
     """The topic of ``channel`` for ``device_id``; ``major`` other than 1 only to answer on another
     major's error channel."""
     if not is_device_id(device_id):
@@ -75,7 +75,7 @@ def topic(device_id, channel, major=MAJOR):
     return f"{ROOT}/v{major}/{device_id}/{channel}"
 
 
-def parse_topic(value):
+def parse_topic(value: str) -> tuple[int, str, str]:
     """``(major, device_id, channel)`` of a topic. The channel is checked against v1's only when the
     major is 1: the caller decides what to do with other majors (the codec rejects them)."""
     if type(value) is not str or len(value) > _MAX_TOPIC:
@@ -101,7 +101,7 @@ def parse_topic(value):
     return major, parts[2], parts[3]
 
 
-def subscription(side, device_id=None):
+def subscription(side: str, device_id: str | None = None) -> list[str]:
     """Topic filters a side subscribes to.
 
     cloud: the uplink channels of every device (or of ``device_id``) under every major, so that a

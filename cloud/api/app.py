@@ -1,36 +1,37 @@
-"""The FastAPI application: health and the device registry."""
+"""The FastAPI application: health, metrics, and one router per resource."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import Engine, text
-from sqlmodel import Session, select
 
-from cloud.registry.models import Device, DevicePublic
-
-
-def _session(request: Request):  # type: ignore[no-untyped-def]
-    with Session(request.app.state.engine) as session:
-        yield session
+from cloud.api import errors
+from cloud.api.deps import SessionDep
+from cloud.api.routes import config, devices, telemetry
+from cloud.core.config import Settings
+from cloud.observability.metrics import REGISTRY, FleetCollector
 
 
-SessionDep = Annotated[Session, Depends(_session)]
-
-
-def create_app(engine: Engine) -> FastAPI:
+def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Mobilytics control plane", version="0.1.0")
     app.state.engine = engine
+    app.state.settings = settings or Settings()
+    errors.install(app)
+    # Fleet gauges come from this app's database; process counters from the shared REGISTRY.
+    fleet = CollectorRegistry(auto_describe=True)
+    fleet.register(FleetCollector(engine))
 
     @app.get("/health")
     def health(session: SessionDep) -> dict[str, str]:
         session.exec(text("SELECT 1"))  # type: ignore[call-overload]
         return {"status": "ok", "db": "ok"}
 
-    @app.get("/devices")
-    def list_devices(session: SessionDep) -> list[DevicePublic]:
-        rows = session.exec(select(Device).order_by(Device.id)).all()
-        return [DevicePublic.model_validate(d) for d in rows]
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(REGISTRY) + generate_latest(fleet), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(devices.router)
+    app.include_router(config.router)
+    app.include_router(telemetry.router)
     return app

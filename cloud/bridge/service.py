@@ -1,62 +1,229 @@
-"""The bridge's MQTT loop: subscribe to every device channel, decode, record.
+"""The bridge: device messages in, one transaction per flush, acknowledgements after COMMIT.
 
-A malformed message never stops the loop: it is logged with its reason and dropped here (the
-dead-letter table arrives with the ingest work). The session is persistent (clean_session=False)
-so messages published while the cloud restarts wait in the broker.
+Tasks, all owned by one TaskGroup per connection:
+
+* ``bridge.receive`` appends every arriving message to the pending flush;
+* ``bridge.write`` takes the pending flush when it is full or `flush_interval_ms` old, sorts and
+  writes it in a worker thread (one transaction), then acknowledges its QoS 1 messages and
+  publishes error replies; meanwhile the next flush fills;
+* ``bridge.sweep`` runs the presence sweeper and the desired-config outbox every `sweep_interval_s`.
+
+A dropped connection ends the TaskGroup; the loop reconnects with jittered, capped backoff, and the
+broker redelivers whatever was not acknowledged. On stop, the pending flush is written and
+acknowledged before the client disconnects.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
+import time
+from dataclasses import dataclass, field
 
 import aiomqtt
 import structlog
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from cloud.bridge.recorder import record
-from protocol.codec import decode
-from protocol.errors import ProtocolError
+from cloud.bridge.apply import FlushResult, apply_flush
+from cloud.bridge.inbox import sort
+from cloud.bridge.mqtt import ConnectionState, Link, connect
+from cloud.core.config import Settings
+from cloud.core.types import utcnow
+from cloud.exceptions import BrokerUnavailableError
+from cloud.observability import metrics
+from cloud.presence.rules import Policy
+from cloud.presence.service import sweep_once
+from cloud.shadow.service import desired_message, unpublished
+from protocol import topics
 
 log = structlog.get_logger("cloud.bridge")
 
-SUBSCRIPTION = "mob/+/+/#"
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BridgeConfig:
+    host: str
+    port: int
+    client_id: str = "mobilytics-cloud"
+    flush_max_messages: int = 1000
+    flush_interval_ms: int = 20
+    sweep_interval_s: float = 0.5
+    policy: Policy = field(default_factory=Policy)
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> BridgeConfig:
+        host, port, _tls = s.broker_host_port
+        return cls(
+            host=host,
+            port=port,
+            client_id=s.client_id,
+            flush_max_messages=s.flush_max_messages,
+            flush_interval_ms=s.flush_interval_ms,
+            sweep_interval_s=s.sweep_interval_s,
+            policy=s.presence_policy,
+        )
 
 
-async def run_bridge(
-    engine: Engine,
-    host: str,
-    port: int,
-    *,
-    client_id: str = "mobilytics-cloud",
-    ready: asyncio.Event | None = None,
-) -> None:
-    """Consume device messages until cancelled, reconnecting with capped backoff."""
-    delay = 0.5
-    while True:
+class Bridge:
+    def __init__(self, engine: Engine, config: BridgeConfig) -> None:
+        self.engine = engine
+        self.config = config
+        self.state = ConnectionState.DISCONNECTED
+        self.ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._pending: list[aiomqtt.Message] = []
+        self._arrived = asyncio.Event()
+        self._full = asyncio.Event()
+        self._generation = 0
+
+    def stop(self) -> None:
+        """Ask the bridge to write what it holds, acknowledge it and disconnect."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        delay = 0.25
+        while not self._stop.is_set():
+            self.state = ConnectionState.CONNECTING
+            lost: BrokerUnavailableError | None = None
+            try:
+                self._generation += 1
+                async with connect(
+                    self.config.host,
+                    self.config.port,
+                    client_id=self.config.client_id,
+                    generation=self._generation,
+                ) as link:
+                    for f in topics.subscription(topics.CLOUD):
+                        await link.client.subscribe(f, qos=1)
+                    self.state = ConnectionState.CONNECTED
+                    log.info("bridge.connected", host=self.config.host, port=self.config.port)
+                    delay = 0.25
+                    self.ready.set()
+                    await self._serve(link)
+            except* BrokerUnavailableError as group:
+                lost = _first(group)
+            self.state = ConnectionState.DISCONNECTED
+            if lost is not None and not self._stop.is_set():
+                wait = delay * (0.5 + random.random())
+                log.warning("bridge.disconnected", reason=lost.reason, retry_in=round(wait, 2))
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, 10.0)
+        self.state = ConnectionState.DISCONNECTED
+
+    async def _serve(self, link: Link) -> None:
+        self._pending = []
+        async with asyncio.TaskGroup() as tg:
+            receive = tg.create_task(self._receive(link), name="bridge.receive")
+            tg.create_task(self._write(link, receive), name="bridge.write")
+            sweep = tg.create_task(self._sweep(link), name="bridge.sweep")
+            await self._stop.wait()
+            receive.cancel()
+            sweep.cancel()
+
+    async def _receive(self, link: Link) -> None:
         try:
-            async with aiomqtt.Client(host, port, identifier=client_id, clean_session=False) as client:
-                await client.subscribe(SUBSCRIPTION, qos=1)
-                log.info("bridge.connected", host=host, port=port)
-                delay = 0.5
-                if ready is not None:
-                    ready.set()
-                async for message in client.messages:
-                    await asyncio.to_thread(_handle, engine, str(message.topic), bytes(message.payload))
+            async for message in link.client.messages:
+                self._pending.append(message)
+                self._arrived.set()
+                if len(self._pending) >= self.config.flush_max_messages:
+                    self._full.set()
         except aiomqtt.MqttError as e:
-            log.warning("bridge.disconnected", error=str(e), retry_in=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            raise BrokerUnavailableError(host=self.config.host, port=self.config.port, reason=str(e)) from e
+
+    async def _write(self, link: Link, receive: asyncio.Task[None]) -> None:
+        interval = self.config.flush_interval_ms / 1000
+        while True:
+            if not self._pending:
+                if receive.done():
+                    return  # stopping, and everything received is written
+                self._arrived.clear()
+                waiter = asyncio.ensure_future(self._arrived.wait())
+                await asyncio.wait({waiter, receive}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                continue
+            if len(self._pending) < self.config.flush_max_messages and not receive.done():
+                self._full.clear()
+                try:
+                    async with asyncio.timeout(interval):
+                        await self._full.wait()
+                except TimeoutError:
+                    pass
+            batch, self._pending = self._pending, []
+            await self._flush(link, batch)
+
+    async def _flush(self, link: Link, messages: list[aiomqtt.Message]) -> None:
+        raw = [(str(m.topic), bytes(m.payload)) for m in messages]
+        delay = 0.1
+        while True:
+            started = time.perf_counter()
+            try:
+                outcome = await asyncio.to_thread(self._apply, raw)
+                break
+            except OperationalError as e:  # database away: keep the messages unacknowledged and retry
+                log.error("bridge.flush_failed", error=str(e).splitlines()[0], retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
+        metrics.FLUSH_MESSAGES.observe(len(messages))
+        if link.generation == self._generation:
+            for m in messages:
+                link.ack(m)
+        _result, replies = outcome
+        for topic, payload in replies:
+            await link.publish(topic, payload, qos=1)
+
+    def _apply(self, raw: list[tuple[str, bytes]]) -> tuple[FlushResult, list[tuple[str, bytes]]]:
+        now = utcnow()
+        flush = sort(raw, now=now)
+        result = apply_flush(self.engine, flush, policy=self.config.policy, now=now)
+        return result, [(r.topic, r.payload) for r in flush.replies]
+
+    async def _sweep(self, link: Link) -> None:
+        while True:
+            await asyncio.sleep(self.config.sweep_interval_s)
+            messages = await asyncio.to_thread(self._sweep_once)
+            for topic, payload, shadow_key in messages:
+                await link.publish(topic, payload, qos=1, retain=True)
+                await asyncio.to_thread(self._mark_published, *shadow_key)
+
+    def _sweep_once(self) -> list[tuple[str, bytes, tuple[str, int]]]:
+        now = utcnow()
+        with Session(self.engine) as session:
+            result = sweep_once(session, policy=self.config.policy, now=now)
+            session.commit()
+        for _, t in result.transitions:
+            metrics.TRANSITIONS.labels(t.to_status, t.reason).inc()
+        with Session(self.engine) as session:
+            out = []
+            for shadow in unpublished(session):
+                topic, payload = desired_message(shadow, now)
+                out.append((topic, payload, (shadow.device_id, shadow.desired_version)))
+            session.rollback()
+        return out
+
+    def _mark_published(self, device_id: str, version: int) -> None:
+        from cloud.shadow.models import ConfigShadow
+
+        with Session(self.engine) as session:
+            shadow = session.get(ConfigShadow, device_id)
+            if shadow is not None and shadow.published_version < version:
+                shadow.published_version = version
+                session.add(shadow)
+                session.commit()
 
 
-def _handle(engine: Engine, topic: str, payload: bytes) -> None:
-    if topic.rsplit("/", 1)[-1] == "error" or "/config/desired" in topic:
-        return  # cloud-to-device channels: our own messages echoed back
-    try:
-        msg = decode(payload, topic)
-    except ProtocolError as e:
-        log.warning("bridge.rejected", topic=topic, code=e.code, reason=e.reason)
-        return
-    with Session(engine) as session:
-        record(session, msg)
-        session.commit()
+def _first(group: BaseExceptionGroup[BrokerUnavailableError]) -> BrokerUnavailableError:
+    e: BaseException = group
+    while isinstance(e, BaseExceptionGroup):
+        e = e.exceptions[0]
+    assert isinstance(e, BrokerUnavailableError)
+    return e
+
+
+async def run_bridge(engine: Engine, config: BridgeConfig, *, ready: asyncio.Event | None = None) -> None:
+    """Run a bridge until cancelled (the foundation's entry point; `Bridge` gives a clean stop)."""
+    bridge = Bridge(engine, config)
+    if ready is not None:
+        bridge.ready = ready
+    await bridge.run()

@@ -93,7 +93,8 @@ class MosquittoConfig:
             # Never drop queued QoS 1/2 messages for a slow or offline persistent session.
             "max_queued_messages 0",
             "max_queued_bytes 0",
-            "max_inflight_messages 100",
+            # The cloud acknowledges a flush after COMMIT: the window must hold a flush and the next one.
+            "max_inflight_messages 2000",
             "persistent_client_expiration 14d",
             "persistence true",
             f"persistence_location {self.data_dir}/",

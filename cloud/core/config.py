@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields, replace
 from urllib.parse import urlsplit
 
 from cloud.exceptions import SettingsError
+from cloud.presence.rules import Policy
 
 DEFAULT_DB = "sqlite:///var/mobilytics.sqlite3"
 
@@ -27,6 +28,18 @@ class Settings:
     mqtt_port: int = 1883
     db: str = DEFAULT_DB
     simulate: int = 0
+    # The bridge's MQTT client id: a persistent session, so what arrives while it is away waits.
+    client_id: str = "mobilytics-cloud"
+    # Presence (cloud/presence/RULES.md).
+    heartbeat_timeout_factor: float = 3.0
+    default_heartbeat_s: float = 60.0
+    sweep_interval_s: float = 0.5
+    flap_stable_s: float = 10.0
+    # Ingest: a flush is written in one transaction and acknowledged after its commit.
+    flush_max_messages: int = 1000
+    flush_interval_ms: int = 20
+    # Reads without a token: "loopback" (only when the API listens on a loopback address), "yes", "no".
+    open_reads: str = "loopback"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, **overrides: object) -> Settings:
@@ -36,11 +49,13 @@ class Settings:
             raw = env.get(f"MOBILYTICS_{f.name.upper()}")
             if raw is None:
                 continue
-            if f.type == "int":
+            if f.type in ("int", "float"):
                 try:
-                    values[f.name] = int(raw)
+                    values[f.name] = int(raw) if f.type == "int" else float(raw)
                 except ValueError:
-                    raise SettingsError(f"MOBILYTICS_{f.name.upper()}", raw, "expected an integer") from None
+                    raise SettingsError(
+                        f"MOBILYTICS_{f.name.upper()}", raw, f"expected an {f.type}"
+                    ) from None
             else:
                 values[f.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -55,10 +70,29 @@ class Settings:
                 raise SettingsError("broker", self.broker, "expected mqtt://host:port or mqtts://host:port")
         if not self.db.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
             raise SettingsError("db", self.db, "expected sqlite:///PATH or postgresql://...")
+        if self.open_reads not in {"loopback", "yes", "no"}:
+            raise SettingsError("open_reads", self.open_reads, "expected loopback, yes or no")
+        if self.heartbeat_timeout_factor < 1:
+            raise SettingsError("heartbeat_timeout_factor", str(self.heartbeat_timeout_factor), "at least 1")
         for name in ("api_port", "mqtt_port"):
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise SettingsError(name, str(port), "a port is 0..65535")
+
+    @property
+    def reads_open(self) -> bool:
+        """Whether GET routes answer without a token (documented in cloud/README.md, "API tokens")."""
+        if self.open_reads == "loopback":
+            return self.api_host in {"127.0.0.1", "::1", "localhost"}
+        return self.open_reads == "yes"
+
+    @property
+    def presence_policy(self) -> Policy:
+        return Policy(
+            timeout_factor=self.heartbeat_timeout_factor,
+            default_interval_s=self.default_heartbeat_s,
+            stable_s=self.flap_stable_s,
+        )
 
     @property
     def embedded_broker(self) -> bool:

@@ -31,7 +31,7 @@ class SimulatedDevice:
         self.hardware = hardware
         self.boot = os.urandom(4).hex()
         self.seq = 0
-        self.batch = 0
+        self.batch = -1  # batches are contiguous from 0 within a boot
         self.rng = rng
         self.started = time.monotonic()
 
@@ -42,7 +42,7 @@ class SimulatedDevice:
     def hello(self) -> bytes:
         return self._next(
             "hello",
-            {"hw": self.hardware, "fw": "0.1.0", "heartbeat_s": HEARTBEAT_S, "caps": ["ble", "gps"]},
+            {"hw": self.hardware, "fw": "0.1.0-sim", "heartbeat_s": HEARTBEAT_S, "caps": ["ble", "gps"]},
         )
 
     def heartbeat(self) -> bytes:
@@ -70,15 +70,31 @@ class SimulatedDevice:
 
 async def run_device(device: SimulatedDevice, host: str, port: int) -> None:
     status = topics.topic(device.device_id, topics.STATUS)
-    offline = encode(make("status", device.device_id, device.boot, 0, _now_ms(), {"state": "offline"}))
+    # The will's seq is reserved at connect time (SPEC §5.7): above everything sent before, below this
+    # connection's online; that is how the cloud tells it from a late will of an earlier connection.
+    device.seq += 1  # reserved for the will (SPEC §5.7)
+    offline = encode(
+        make(
+            "status",
+            device.device_id,
+            device.boot,
+            device.seq,
+            _now_ms(),
+            {"state": "offline", "reason": "connection_lost"},
+        )
+    )
     will = aiomqtt.Will(status, offline, qos=1, retain=True)
     async with aiomqtt.Client(host, port, identifier=device.device_id, will=will) as client:
+        online = device._next("status", {"state": "online"})
+        await client.publish(status, online, qos=1, retain=True)
         await client.publish(topics.topic(device.device_id, topics.HELLO), device.hello(), qos=1)
         next_heartbeat = 0.0
         while True:
             if time.monotonic() >= next_heartbeat:
                 await client.publish(
-                    topics.topic(device.device_id, topics.HEARTBEAT), device.heartbeat(), qos=1
+                    topics.topic(device.device_id, topics.HEARTBEAT),
+                    device.heartbeat(),
+                    qos=topics.QOS[topics.HEARTBEAT],
                 )
                 next_heartbeat = time.monotonic() + HEARTBEAT_S
             await client.publish(topics.topic(device.device_id, topics.TELEMETRY), device.telemetry(), qos=1)

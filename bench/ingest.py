@@ -1,0 +1,303 @@
+"""Ingest benchmark: simulated devices -> real broker -> the cloud process -> the database.
+
+    python bench/ingest.py                       # Mosquitto + PostgreSQL (production path)
+    python bench/ingest.py --embedded            # `mobilytics up` with its embedded amqtt + SQLite
+
+What it does, all on loopback and bounded in count and time:
+
+1. starts the broker (Mosquitto from the config the cloud generates) and a fresh database;
+2. starts the cloud as its own process (`mobilytics up`), so its peak RSS can be read;
+3. publisher processes (paho, QoS 1: MISSION §10 measured aiomqtt publishers as the bottleneck)
+   send pre-encoded telemetry batches of `--obs` observations for `--devices` devices;
+4. the clock stops when the database holds every batch; observations/s end-to-end is the figure;
+5. in the same run, the same rows are written by a bare COPY (PostgreSQL; executemany in one
+   transaction on SQLite) into the same table, and a sample the legacy way (one ORM INSERT and
+   commit per row): the two ratios.
+
+It prints figures; nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import psycopg
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from cloud.broker.mosquitto import MosquittoConfig  # noqa: E402
+from cloud.broker.ports import free_port  # noqa: E402
+from cloud.core.db import make_engine, migrate  # noqa: E402
+from cloud.ingest.models import observation  # noqa: E402
+from cloud.ingest.store import Batch, observation_rows, write_observations  # noqa: E402
+from protocol.codec import encode, make  # noqa: E402
+
+PG_ADMIN = os.environ.get("MOBILYTICS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+T0 = 1_767_225_600_000
+
+
+def device_id(i: int) -> str:
+    return f"bench-{i:04d}"
+
+
+def batch_rows(dev: str, n: int, obs: int) -> list[list[object]]:
+    return [
+        [
+            (n * 7 + k) % 1000,
+            "w" if k % 3 else "b",
+            f"{(n * obs + k) & 0xFFFFFFFFFFFFFFFF:016x}",
+            -40 - k % 50,
+            k & 3,
+            49_195_000 + k,
+            16_608_000 - k,
+        ]
+        for k in range(obs)
+    ]
+
+
+def payloads(devices: range, batches: int, obs: int) -> list[tuple[str, bytes]]:
+    boot = "b0b0b0b0"
+    out = []
+    for n in range(batches):
+        for i in devices:
+            dev = device_id(i)
+            body = {"batch": n, "t0": T0 + n * 1000, "obs": batch_rows(dev, n, obs)}
+            out.append(
+                (f"mob/v1/{dev}/telemetry", encode(make("telemetry", dev, boot, n, T0 + n * 1000, body)))
+            )
+    return out
+
+
+def publisher(
+    host: str, port: int, devices: list[int], batches: int, obs: int, go: mp.Event, done: mp.Queue
+) -> None:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    msgs = payloads(range(devices[0], devices[1]), batches, obs)
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{devices[0]}", clean_session=True)
+    c.max_inflight_messages_set(1000)
+    c.max_queued_messages_set(0)
+    c.connect(host, port, keepalive=60)
+    c.loop_start()
+    go.wait()
+    last = None
+    for topic, payload in msgs:
+        last = c.publish(topic, payload, qos=1)
+    if last is not None:
+        last.wait_for_publish(timeout=300)
+    c.loop_stop()
+    c.disconnect()
+    done.put(len(msgs))
+
+
+def stored_batches(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.exec_driver_sql("SELECT coalesce(sum(received), 0) FROM telemetry_stream").scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bare_copy_rate(url: str, devices: int, batches: int, obs: int) -> tuple[float, int]:
+    """The same rows, written by the store's own fast path (COPY / executemany) in one transaction."""
+    engine = make_engine(url)
+    bs = [
+        Batch(device_id(i), "c0c0c0c0", n, n, T0 + n * 1000, batch_rows(device_id(i), n, obs))
+        for n in range(batches)
+        for i in range(devices)
+    ]
+    try:
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            rows = write_observations(conn, bs)
+        return rows / (time.perf_counter() - started), rows
+    finally:
+        engine.dispose()
+
+
+def legacy_rate(url: str, rows: int) -> float:
+    """The legacy way: one ORM INSERT and one COMMIT per row."""
+    from sqlalchemy.orm import DeclarativeBase, Session
+
+    class Base(DeclarativeBase):
+        pass
+
+    class ObservationRow(Base):
+        __table__ = observation
+        __mapper_args__ = {  # noqa: RUF012
+            "primary_key": [
+                observation.c.device_id,
+                observation.c.boot,
+                observation.c.batch,
+                observation.c.ts_ms,
+                observation.c.hid,
+            ]
+        }
+
+    engine = make_engine(url)
+    b = Batch("legacy-0001", "d0d0d0d0", 0, 0, T0, batch_rows("legacy-0001", 0, rows))
+    try:
+        started = time.perf_counter()
+        with Session(engine) as session:
+            for r in observation_rows(b):
+                session.add(
+                    ObservationRow(**dict(zip([c.name for c in observation.columns], r, strict=True)))
+                )
+                session.commit()
+        return rows / (time.perf_counter() - started)
+    finally:
+        engine.dispose()
+
+
+def run(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="mob-bench-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    db_name = None
+    try:
+        api_port = free_port()
+        if args.embedded:
+            mqtt_port = free_port()
+            url = f"sqlite:///{work / 'bench.sqlite3'}"
+            cmd = ["up", "--port", str(api_port), "--mqtt-port", str(mqtt_port), "--db", url]
+            label = "embedded default: amqtt (in the cloud process) + SQLite"
+        else:
+            mqtt_port = free_port()
+            conf = MosquittoConfig(port=mqtt_port, data_dir=work / "mosquitto", user=getpass.getuser())
+            conf.write(work / "mosquitto.conf")
+            mosq = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+            log = (work / "mosquitto.log").open("ab")
+            procs.append(subprocess.Popen([mosq, "-c", str(work / "mosquitto.conf")], stdout=log, stderr=log))
+            db_name = f"mob_bench_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{db_name}"')
+            url = PG_ADMIN.rsplit("/", 1)[0] + f"/{db_name}"
+            cmd = ["up", "--port", str(api_port), "--broker", f"mqtt://127.0.0.1:{mqtt_port}", "--db", url]
+            label = "Mosquitto + PostgreSQL"
+        migrate(make_engine(url))
+        cloud_log = (work / "cloud.log").open("ab")
+        cloud = subprocess.Popen(
+            [sys.executable, "-m", "cloud", *cmd],
+            cwd=REPO,
+            stdout=cloud_log,
+            stderr=cloud_log,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        procs.append(cloud)
+        wait_http(f"http://127.0.0.1:{api_port}/health")
+        time.sleep(1.0)  # the bridge subscribes right after the API answers
+
+        total_batches = args.devices * args.batches
+        total_obs = total_batches * args.obs
+        per = max(1, args.devices // args.publishers)
+        splits = [(i, min(i + per, args.devices)) for i in range(0, args.devices, per)]
+        go, done = mp.Event(), mp.Queue()
+        pubs = [
+            mp.Process(
+                target=publisher, args=("127.0.0.1", mqtt_port, list(s), args.batches, args.obs, go, done)
+            )
+            for s in splits
+        ]
+        for p in pubs:
+            p.start()
+        time.sleep(2.0)  # publishers encode their payloads before the clock starts
+        started = time.perf_counter()
+        go.set()
+        deadline = time.monotonic() + args.timeout
+        stored = 0
+        while stored < total_batches and time.monotonic() < deadline:
+            time.sleep(0.1)
+            stored = stored_batches(url)
+        elapsed = time.perf_counter() - started
+        for p in pubs:
+            p.join(timeout=30)
+        rss = peak_rss_mb(cloud.pid)
+        cloud.send_signal(signal.SIGTERM)
+        cloud.wait(timeout=30)
+        e2e = stored * args.obs / elapsed
+
+        copy_rate, copy_rows = bare_copy_rate(url, args.devices, args.batches, args.obs)
+        legacy = legacy_rate(url, args.legacy_rows)
+        print(f"== ingest benchmark: {label}")
+        print(
+            f"   {args.devices} devices x {args.batches} batches x {args.obs} obs = {total_obs:,} obs, "
+            f"{args.publishers} paho publisher processes, QoS 1"
+        )
+        print(
+            f"   stored {stored:,}/{total_batches:,} batches in {elapsed:.2f} s"
+            + ("" if stored == total_batches else "  (TIMED OUT)")
+        )
+        print(f"   end-to-end into the database : {e2e:>12,.0f} obs/s")
+        what = "bare COPY (binary)" if not args.embedded else "bare executemany, 1 txn"
+        print(f"   {what:<29}: {copy_rate:>12,.0f} rows/s ({copy_rows:,} rows)   ratio {e2e / copy_rate:.0%}")
+        print(
+            f"   legacy ORM INSERT+COMMIT/row : {legacy:>12,.0f} rows/s ({args.legacy_rows:,} rows)   "
+            f"ratio {e2e / legacy:,.0f}x"
+        )
+        print(f"   cloud process peak RSS       : {rss:>12,.0f} MB")
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        if db_name is not None:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"   work dir kept: {work}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--embedded", action="store_true", help="amqtt + SQLite inside `mobilytics up`")
+    ap.add_argument("--devices", type=int, default=20)
+    ap.add_argument("--batches", type=int, default=100, help="batches per device")
+    ap.add_argument("--obs", type=int, default=200, help="observations per batch (protocol max 500)")
+    ap.add_argument("--publishers", type=int, default=2)
+    ap.add_argument("--legacy-rows", type=int, default=2000)
+    ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
+    run(ap.parse_args())
+
+
+if __name__ == "__main__":
+    main()

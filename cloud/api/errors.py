@@ -1,0 +1,43 @@
+"""The one place domain errors become HTTP answers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from cloud.exceptions import (
+    AuthError,
+    CloudError,
+    ConfigInvalidError,
+    InvalidStateChangeError,
+    NotFoundError,
+)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(CloudError)
+    async def _cloud_error(_request: Request, exc: CloudError) -> JSONResponse:
+        match exc:
+            case AuthError():
+                headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if exc.status == 401 else {}
+                if exc.status == 403:
+                    headers = {"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="write"'}
+                return JSONResponse({"detail": exc.reason}, status_code=exc.status, headers=headers)
+            case NotFoundError():
+                return JSONResponse({"detail": str(exc)}, status_code=404)
+            case ConfigInvalidError():
+                return JSONResponse(
+                    {
+                        "detail": [
+                            {
+                                "loc": ["body", "config", *exc.field.split("/")],
+                                "msg": exc.reason,
+                                "type": "schema",
+                            }
+                        ]
+                    },
+                    status_code=422,
+                )
+            case InvalidStateChangeError():
+                return JSONResponse({"detail": str(exc)}, status_code=409)
+        return JSONResponse({"detail": str(exc)}, status_code=500)

@@ -1,0 +1,73 @@
+"""The one seam between the bridge and aiomqtt: connect with manual acknowledgement, ack, publish.
+
+aiomqtt 2.x acknowledges a QoS 1 message as soon as it arrives, which would let a crash between
+arrival and COMMIT lose an acknowledged batch. paho-mqtt (underneath) can leave the PUBACK to the
+application (`manual_ack`), and aiomqtt 2.5 does not expose it yet (empicano/aiomqtt#345, PR #346),
+so this module reaches the paho client in exactly one place. A persistent session
+(clean_session=False) makes the broker redeliver every unacknowledged message after a reconnect.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiomqtt
+
+from cloud.exceptions import BrokerUnavailableError
+
+
+class ConnectionState(enum.StrEnum):
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+
+
+class Link:
+    """A connected client whose QoS 1 messages are acknowledged only by `ack`."""
+
+    def __init__(self, client: aiomqtt.Client, generation: int) -> None:
+        self.client = client
+        # Message ids are per connection: an ack for a message of an earlier connection must not be
+        # sent on this one (the broker redelivers those anyway).
+        self.generation = generation
+
+    def ack(self, message: aiomqtt.Message) -> None:
+        if message.qos > 0:
+            self.client._client.ack(message.mid, message.qos)  # the paho seam, see above
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        try:
+            await self.client.publish(topic, payload, qos=qos, retain=retain)
+        except aiomqtt.MqttError as e:
+            raise BrokerUnavailableError(
+                host=self.client._hostname, port=self.client._port, reason=str(e)
+            ) from e
+
+
+@asynccontextmanager
+async def connect(
+    host: str,
+    port: int,
+    *,
+    client_id: str,
+    generation: int = 0,
+    clean_session: bool = False,
+    manual_ack: bool = True,
+) -> AsyncIterator[Link]:
+    client = aiomqtt.Client(
+        host,
+        port,
+        identifier=client_id,
+        clean_session=clean_session,
+        keepalive=30,
+        timeout=10,
+    )
+    if manual_ack:
+        client._client.manual_ack_set(True)  # the paho seam, see above
+    try:
+        async with client:
+            yield Link(client, generation)
+    except aiomqtt.MqttError as e:
+        raise BrokerUnavailableError(host=host, port=port, reason=str(e)) from e

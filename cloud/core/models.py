@@ -1,0 +1,18 @@
+"""Every table of the control plane, imported in one place for migrations and `create_all` in tests."""
+
+from cloud.auth.models import ApiToken
+from cloud.ingest.models import DeadLetter, TelemetryBatch, TelemetryGap, TelemetryStream, observation
+from cloud.registry.models import Device, StatusChange
+from cloud.shadow.models import ConfigShadow
+
+__all__ = [
+    "ApiToken",
+    "ConfigShadow",
+    "DeadLetter",
+    "Device",
+    "StatusChange",
+    "TelemetryBatch",
+    "TelemetryGap",
+    "TelemetryStream",
+    "observation",
+]

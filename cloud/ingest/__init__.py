@@ -1,0 +1,1 @@
+"""Telemetry ingest: exactly-once batches, gaps, completeness, dead letters."""

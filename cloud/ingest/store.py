@@ -1,0 +1,252 @@
+"""Writing telemetry batches exactly once, inside the caller's transaction.
+
+One call takes every telemetry batch of one flush:
+
+1. the batch keys go into `telemetry_batch` with ON CONFLICT DO NOTHING RETURNING: what comes back
+   is new, everything else is a duplicate (redelivered by the broker, or sent twice by the device);
+2. the observations of the new batches go in with binary COPY on PostgreSQL, executemany on SQLite;
+3. each (device, boot) stream's high-water mark and gaps are updated (`sequence.account`), with
+   the stream rows locked so two replicas never account the same stream at once;
+4. per-device counters are bumped with relative UPDATEs, in device order (no deadlocks).
+
+The caller commits, then acknowledges the MQTT messages: a crash anywhere before the commit means
+the broker redelivers and step 1 sorts it out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cloud.ingest.models import (
+    OBSERVATION_COLUMNS,
+    TelemetryBatch,
+    TelemetryGap,
+    TelemetryStream,
+)
+from cloud.ingest.sequence import Gap, Stream, account
+from cloud.registry.models import Device
+
+_BATCH = TelemetryBatch.__table__  # type: ignore[attr-defined]
+_STREAM = TelemetryStream.__table__  # type: ignore[attr-defined]
+_GAP = TelemetryGap.__table__  # type: ignore[attr-defined]
+_DEVICE = Device.__table__  # type: ignore[attr-defined]
+
+_COPY_SQL = f"COPY observation ({', '.join(OBSERVATION_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_COPY_TYPES = ["text", "text", "int8", "int8", "text", "text", "int2", "int4", "int4", "int4"]
+_INSERT_SQL = (
+    f"INSERT INTO observation ({', '.join(OBSERVATION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in OBSERVATION_COLUMNS)})"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One decoded telemetry batch (protocol SPEC: body {batch, t0, obs})."""
+
+    device_id: str
+    boot: str
+    batch: int
+    seq: int
+    t0_ms: int
+    obs: Sequence[Sequence[Any]]  # [dt_ms, kind, hid, rssi, flags, lat_e6, lon_e6]
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.device_id, self.boot, self.batch)
+
+
+@dataclass(slots=True)
+class IngestResult:
+    batches: int = 0
+    observations: int = 0
+    duplicates: int = 0
+    gaps_opened: int = 0
+    gaps_closed: int = 0
+    duplicate_keys: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+def observation_rows(b: Batch) -> list[tuple[Any, ...]]:
+    d, boot, n, t0 = b.device_id, b.boot, b.batch, b.t0_ms
+    return [(d, boot, n, t0 + o[0], o[1], o[2], o[3], o[4], o[5], o[6]) for o in b.obs]
+
+
+def _insert_keys(conn: Connection, batches: list[Batch], now: datetime) -> set[tuple[str, str, int]]:
+    dialect = conn.dialect.name
+    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    new: set[tuple[str, str, int]] = set()
+    step = 2000  # SQLite allows 32766 bound parameters per statement
+    for i in range(0, len(batches), step):
+        chunk = batches[i : i + step]
+        stmt = (
+            ins(_BATCH)
+            .values(
+                [
+                    {
+                        "device_id": b.device_id,
+                        "boot": b.boot,
+                        "batch": b.batch,
+                        "seq": b.seq,
+                        "t0_ms": b.t0_ms,
+                        "n_obs": len(b.obs),
+                        "received_at": now,
+                    }
+                    for b in chunk
+                ]
+            )
+            .on_conflict_do_nothing()
+            .returning(_BATCH.c.device_id, _BATCH.c.boot, _BATCH.c.batch)
+        )
+        new.update((r[0], r[1], r[2]) for r in conn.execute(stmt))
+    return new
+
+
+def write_observations(conn: Connection, batches: Sequence[Batch]) -> int:
+    """The fast path: binary COPY on PostgreSQL, one executemany on SQLite. Returns rows written."""
+    n = 0
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(_COPY_SQL) as copy:  # type: ignore[union-attr]
+            copy.set_types(_COPY_TYPES)
+            write = copy.write_row
+            for b in batches:
+                for row in observation_rows(b):
+                    write(row)
+                n += len(b.obs)
+        return n
+    rows = [row for b in batches for row in observation_rows(b)]
+    if rows:
+        conn.exec_driver_sql(_INSERT_SQL, rows)
+    return len(rows)
+
+
+def _account(conn: Connection, fresh: list[Batch], now: datetime, result: IngestResult) -> None:
+    by_stream: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    for b in fresh:
+        by_stream[(b.device_id, b.boot)].append((b.batch, b.t0_ms))
+    keys = sorted(by_stream)
+    dialect = conn.dialect.name
+    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # Make sure every stream row exists, then lock them in key order.
+    conn.execute(
+        ins(_STREAM)
+        .values(
+            [
+                {
+                    "device_id": d,
+                    "boot": boot,
+                    "max_batch": -1,
+                    "max_t0_ms": 0,
+                    "received": 0,
+                    "duplicates": 0,
+                    "started_at": now,
+                    "updated_at": now,
+                }
+                for d, boot in keys
+            ]
+        )
+        .on_conflict_do_nothing()
+    )
+    rows = conn.execute(
+        select(_STREAM.c.device_id, _STREAM.c.boot, _STREAM.c.max_batch, _STREAM.c.max_t0_ms)
+        .where(tuple_(_STREAM.c.device_id, _STREAM.c.boot).in_(keys))
+        .order_by(_STREAM.c.device_id, _STREAM.c.boot)
+        .with_for_update()
+    ).all()
+    streams = {(r[0], r[1]): Stream(max_batch=r[2], max_t0_ms=r[3]) for r in rows}
+    # Open gaps matter only for streams that received a batch below their high-water mark.
+    late = [k for k in keys if min(n for n, _ in by_stream[k]) < streams[k].max_batch]
+    if late:
+        for g in conn.execute(
+            select(_GAP).where(tuple_(_GAP.c.device_id, _GAP.c.boot).in_(late), _GAP.c.closed_at.is_(None))
+        ).mappings():
+            streams[(g["device_id"], g["boot"])].gaps.append(
+                Gap(g["first_batch"], g["last_batch"], g["t_from_ms"], g["t_to_ms"], id=g["id"])
+            )
+    for key in keys:
+        s = account(streams[key], by_stream[key])
+        conn.execute(
+            update(_STREAM)
+            .where(_STREAM.c.device_id == key[0], _STREAM.c.boot == key[1])
+            .values(
+                max_batch=s.max_batch,
+                max_t0_ms=s.max_t0_ms,
+                received=_STREAM.c.received + len(by_stream[key]),
+                updated_at=now,
+            )
+        )
+        for g in s.gaps:
+            if not g.dirty:
+                continue
+            values = {
+                "first_batch": g.first,
+                "last_batch": g.last,
+                "t_from_ms": g.t_from_ms,
+                "t_to_ms": g.t_to_ms,
+                "closed_at": now if g.closed else None,
+            }
+            if g.id is None:
+                conn.execute(_GAP.insert().values(device_id=key[0], boot=key[1], opened_at=now, **values))
+                result.gaps_opened += 1
+            else:
+                conn.execute(update(_GAP).where(_GAP.c.id == g.id).values(**values))
+            result.gaps_closed += int(g.closed)
+
+
+def _count_duplicates(conn: Connection, dups: list[Batch]) -> None:
+    per: dict[tuple[str, str], int] = defaultdict(int)
+    for b in dups:
+        per[(b.device_id, b.boot)] += 1
+    for (d, boot), n in sorted(per.items()):
+        conn.execute(
+            update(_STREAM)
+            .where(_STREAM.c.device_id == d, _STREAM.c.boot == boot)
+            .values(duplicates=_STREAM.c.duplicates + n)
+        )
+
+
+def ingest(conn: Connection, batches: list[Batch], *, now: datetime) -> IngestResult:
+    """Store `batches` exactly once (see the module docstring). The caller owns the transaction."""
+    result = IngestResult()
+    if not batches:
+        return result
+    # Within one flush a batch may appear twice (a redelivery racing the original).
+    unique: dict[tuple[str, str, int], Batch] = {}
+    dups: list[Batch] = []
+    for b in batches:
+        if b.key in unique:
+            dups.append(b)
+        else:
+            unique[b.key] = b
+    new_keys = _insert_keys(conn, list(unique.values()), now)
+    fresh = [b for k, b in unique.items() if k in new_keys]
+    dups.extend(b for k, b in unique.items() if k not in new_keys)
+    result.duplicates = len(dups)
+    result.duplicate_keys = [b.key for b in dups]
+    result.batches = len(fresh)
+    if fresh:
+        result.observations = write_observations(conn, fresh)
+        _account(conn, fresh, now, result)
+        per_device: dict[str, tuple[int, int]] = defaultdict(lambda: (0, 0))
+        for b in fresh:
+            nb, no = per_device[b.device_id]
+            per_device[b.device_id] = (nb + 1, no + len(b.obs))
+        for device_id, (nb, no) in sorted(per_device.items()):
+            conn.execute(
+                update(_DEVICE)
+                .where(_DEVICE.c.id == device_id)
+                .values(
+                    telemetry_batches=_DEVICE.c.telemetry_batches + nb,
+                    observations=_DEVICE.c.observations + no,
+                    last_seen=now,
+                )
+            )
+    if dups:
+        _count_duplicates(conn, dups)
+    return result

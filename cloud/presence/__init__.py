@@ -1,0 +1,1 @@
+"""Presence: online, offline or sleeping, derived from evidence by a written rule (RULES.md)."""

@@ -1,0 +1,1 @@
+"""The config shadow: desired and reported documents with versions, and their delta."""
