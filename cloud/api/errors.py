@@ -12,6 +12,7 @@ from cloud.exceptions import (
     InvalidStateChangeError,
     NotFoundError,
 )
+from cloud.identity.exceptions import EnrollmentError, IdentityError
 
 
 def install(app: FastAPI) -> None:
@@ -40,4 +41,11 @@ def install(app: FastAPI) -> None:
                 )
             case InvalidStateChangeError():
                 return JSONResponse({"detail": str(exc)}, status_code=409)
+            case EnrollmentError():
+                # 403 with a stable reason code the provisioning CLI shows (unknown/expired/used/...).
+                return JSONResponse(
+                    {"detail": {"reason": exc.reason, "message": exc.detail}}, status_code=403
+                )
+            case IdentityError():
+                return JSONResponse({"detail": {"reason": "identity", "message": str(exc)}}, status_code=422)
         return JSONResponse({"detail": str(exc)}, status_code=500)

@@ -1,6 +1,7 @@
 """Every table of the control plane, imported in one place for migrations and `create_all` in tests."""
 
 from cloud.auth.models import ApiToken
+from cloud.identity.models import DeviceCredential, EnrollmentEvent, EnrollmentToken
 from cloud.ingest.models import DeadLetter, TelemetryBatch, TelemetryGap, TelemetryStream, observation
 from cloud.registry.models import Device, StatusChange
 from cloud.shadow.models import ConfigShadow
@@ -10,6 +11,9 @@ __all__ = [
     "ConfigShadow",
     "DeadLetter",
     "Device",
+    "DeviceCredential",
+    "EnrollmentEvent",
+    "EnrollmentToken",
     "StatusChange",
     "TelemetryBatch",
     "TelemetryGap",
