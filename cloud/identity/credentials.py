@@ -9,7 +9,9 @@
 
 Iterations: 50,000 (mosquitto_passwd uses 101). The passwords are random, not chosen by people, so
 stretching is not what keeps them safe; it makes a leaked password file expensive to test guesses
-against should a weak password ever be set by hand, and it is paid at every connect (~20 ms here).
+against should a weak password ever be set by hand, and it is paid at every connect (measured here:
+~53 ms of CPU per check with hashlib; a fleet reconnecting at once after a broker restart pays it per
+device, which is why certificates, not passwords, are the default).
 """
 
 from __future__ import annotations
