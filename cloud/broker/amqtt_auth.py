@@ -19,7 +19,8 @@ certificate is revoked stays connected until it disconnects: amqtt's plugin API 
 session (Mosquitto has the same limit without its dynamic-security plugin; the cloud restarts or
 reloads the broker when it revokes, see cloud/identity).
 
-Known limit of amqtt 0.12 (not of these plugins): it takes over an existing session with the same
+Known limit of amqtt 0.12 (not of these plugins; read in its broker.py `_handle_client_session`, not
+reproduced by a test here): it takes over an existing session with the same
 client id before it looks at the authentication result, so a refused client that uses a connected
 device's id disconnects that device (it does not get its messages). The embedded broker is the
 single-process demo; fleets run Mosquitto.
