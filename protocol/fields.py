@@ -51,6 +51,8 @@ TOPIC_TEXT = ("a string of 1 to 256 characters", None, None, 1, 256)
 URL = ("an http:// or https:// URL of at most 512 printable ASCII characters", _URL_CHARS, None, 8, 512)
 
 MAX_DEPTH = 8  # nesting of free-form objects (config, args, result), the object itself being level 1
+MAX_CONFIG_KEYS = 128  # keys of a config or a command result
+MAX_ARGS_KEYS = 32  # keys of command arguments, an error's ref, a rejected config's error
 
 _ABSENT = object()
 
@@ -178,3 +180,13 @@ def _walk(value, field, depth):
             raise bad(field, "made of finite numbers")
     elif not (kind is str or kind is int or kind is bool or value is None):
         raise bad(field, "made of JSON values (objects, lists, strings, numbers, true, false, null)")
+
+
+def config_field(obj, key, required=True):
+    """A configuration (config_desired, config_reported): a free-form object whose keys, the setting
+    names, are tokens so that they map onto environment variables, columns and NVS keys."""
+    config = free_field(obj, key, MAX_CONFIG_KEYS, required=required)
+    if config is not None:
+        for k in config:
+            check_str(k, TOKEN, "body.config key")
+    return config

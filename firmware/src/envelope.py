@@ -23,4 +23,4 @@ class Envelopes:
         # firmware builds wrong raises ProtocolError here, not in the cloud.
         self.seq += 1
         msg = codec.make(type, self.device, self.boot, self.seq, self._clock(), body)
-        return self.seq, codec.encode(msg)
+        return self.seq, codec.encode(msg, False)
