@@ -40,7 +40,6 @@ MAX_DOWNLINK = 16384  # bytes, messages to devices: an ESP32 parses them in ~100
 MAX_OBS = 500  # bodies.MAX_OBS, repeated so that a device need not load bodies (a test holds them equal)
 TYPES = tuple([CHANNEL_TYPE[c] for c in CHANNELS])
 _DOWNLINK_TYPES = tuple([CHANNEL_TYPE[c] for c in DOWNLINK])
-_MICROPYTHON = sys.implementation.name == "micropython"
 
 
 class Message:
@@ -202,7 +201,7 @@ def _check_size(size, limit):
         raise ProtocolError(TOO_LARGE, f"payload is {size} bytes, at most {limit} allowed")
 
 
-if _MICROPYTHON:
+if sys.implementation.name == "micropython":
 
     def _parse(payload):
         # MicroPython's json reads bytes directly (no decoded copy) and checks UTF-8 itself. It is laxer
@@ -217,25 +216,9 @@ if _MICROPYTHON:
     def _dumps(obj):
         return json.dumps(obj, separators=(",", ":"))
 
-else:
-
-    def _reject_constant(name):
-        raise ValueError(name + " is not JSON")
-
-    def _parse(payload):
-        # Decoding to str first: json.loads(bytes) would also accept UTF-16 and UTF-32.
-        try:
-            return json.loads(str(payload, "utf-8"), parse_constant=_reject_constant)
-        except ValueError:  # JSONDecodeError, UnicodeDecodeError, NaN/Infinity, over-long integers
-            raise ProtocolError(MALFORMED_JSON, "payload is not UTF-8 JSON")  # noqa: B904
-        except RecursionError:
-            raise ProtocolError(TOO_LARGE, "payload nests too deep to parse")  # noqa: B904
-        except MemoryError:
-            raise ProtocolError(TOO_LARGE, "payload does not fit in memory once parsed")  # noqa: B904
-
-    def _dumps(obj):
-        # UTF-8, not \u escapes: MicroPython decodes a surrogate-pair escape into two broken characters.
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+else:  # in its own module, which a device never loads
+    from protocol.strict_json import dumps as _dumps
+    from protocol.strict_json import parse as _parse
 
 
 def _envelope(obj):

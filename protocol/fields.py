@@ -4,6 +4,9 @@ Each ``*_field`` check reads one key of a decoded JSON object, returns its value
 key is absent) and raises ProtocolError naming the field path. Field paths are only built on the error
 path, so a valid message pays for no string formatting.
 
+The list and enum checks are in uplink.py: only device -> cloud bodies have lists and closed sets of
+values, and a device, which decodes downlink bodies only, should not hold them in its heap.
+
 Why no ``re``: MicroPython's ``re`` has no counted repetition ({m,n}), and ``str.strip(charset) == ""``
 ("every character is in the set") is a C loop on both interpreters.
 """
@@ -54,7 +57,7 @@ MAX_DEPTH = 8  # nesting of free-form objects (config, args, result), the object
 MAX_CONFIG_KEYS = 128  # keys of a config or a command result
 MAX_ARGS_KEYS = 32  # keys of command arguments, an error's ref, a rejected config's error
 
-_ABSENT = object()
+ABSENT = object()  # what get() gives for an optional key that is not there
 
 
 def path_of(where, key):
@@ -63,9 +66,9 @@ def path_of(where, key):
 
 
 def get(obj, key, where, required):
-    """obj[key]; a missing required key raises missing_field, a missing optional one gives _ABSENT."""
-    value = obj.get(key, _ABSENT)
-    if value is _ABSENT and required:
+    """obj[key]; a missing required key raises missing_field, a missing optional one gives ABSENT."""
+    value = obj.get(key, ABSENT)
+    if value is ABSENT and required:
         field = path_of(where, key)
         raise ProtocolError(MISSING_FIELD, field + " is required", field)
     return value
@@ -78,7 +81,7 @@ def bad(field, what):
 
 def int_field(obj, key, lo, hi, where="body", required=True):
     value = get(obj, key, where, required)
-    if value is _ABSENT:
+    if value is ABSENT:
         return None
     # type() and not isinstance(): JSON true/false are bools, which CPython counts as ints.
     if type(value) is not int or value < lo or value > hi:
@@ -105,7 +108,7 @@ def check_str(value, syntax, field):
 
 def str_field(obj, key, syntax, where="body", required=True):
     value = get(obj, key, where, required)
-    if value is _ABSENT:
+    if value is ABSENT:
         return None
     return check_str(value, syntax, path_of(where, key))
 
@@ -117,37 +120,16 @@ def url_field(obj, key, where="body"):
     return value
 
 
-def enum_field(obj, key, allowed, where="body", required=True):
-    value = get(obj, key, where, required)
-    if value is _ABSENT:
-        return None
-    if type(value) is not str or value not in allowed:
-        raise bad(path_of(where, key), "one of " + ", ".join(allowed))
-    return value
-
-
 def object_field(obj, key, max_keys, where="body", required=True):
     """A JSON object of at most ``max_keys`` keys; its values are not checked (callers do)."""
     value = get(obj, key, where, required)
-    if value is _ABSENT:
+    if value is ABSENT:
         return None
     field = path_of(where, key)
     if type(value) is not dict:
         raise bad(field, "an object")
     if len(value) > max_keys:
         raise ProtocolError(TOO_LARGE, f"{field} has {len(value)} keys, at most {max_keys} allowed", field)
-    return value
-
-
-def list_field(obj, key, max_items, where="body", required=True):
-    value = get(obj, key, where, required)
-    if value is _ABSENT:
-        return None
-    field = path_of(where, key)
-    if type(value) is not list and type(value) is not tuple:
-        raise bad(field, "a list")
-    if len(value) > max_items:
-        raise ProtocolError(TOO_LARGE, f"{field} has {len(value)} items, at most {max_items} allowed", field)
     return value
 
 

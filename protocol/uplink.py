@@ -21,7 +21,9 @@ from protocol.bodies import (
     PRESENCE_STATES,
     REPLY_STATUSES,
 )
+from protocol.errors import TOO_LARGE, ProtocolError
 from protocol.fields import (
+    ABSENT,
     IDENT,
     INT31,
     INT53,
@@ -33,13 +35,34 @@ from protocol.fields import (
     bad,
     check_str,
     config_field,
-    enum_field,
     free_field,
+    get,
     int_field,
-    list_field,
     object_field,
+    path_of,
     str_field,
 )
+
+
+def enum_field(obj, key, allowed, where="body", required=True):
+    value = get(obj, key, where, required)
+    if value is ABSENT:
+        return None
+    if type(value) is not str or value not in allowed:
+        raise bad(path_of(where, key), "one of " + ", ".join(allowed))
+    return value
+
+
+def list_field(obj, key, max_items, where="body", required=True):
+    value = get(obj, key, where, required)
+    if value is ABSENT:
+        return None
+    field = path_of(where, key)
+    if type(value) is not list and type(value) is not tuple:
+        raise bad(field, "a list")
+    if len(value) > max_items:
+        raise ProtocolError(TOO_LARGE, f"{field} has {len(value)} items, at most {max_items} allowed", field)
+    return value
 
 
 def _hello(b):

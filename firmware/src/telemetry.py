@@ -21,7 +21,8 @@ class Batch:
 
     def add(self, ts_ms, kind, hid, rssi, flags, lat_e6, lon_e6):
         self.start(ts_ms)
-        self.obs.append([max(0, ts_ms - self.t0), kind, hid, rssi, flags, lat_e6, lon_e6])
+        # A tuple: one allocation where a list takes two (the codec writes both as JSON arrays).
+        self.obs.append((max(0, ts_ms - self.t0), kind, hid, rssi, flags, lat_e6, lon_e6))
 
     def full(self):
         return len(self.obs) >= self.max_obs

@@ -87,7 +87,7 @@ async def test_qos1_publish_gives_up_and_fails_connection():
         assert e.reason == "no PUBACK"
     else:
         raise AssertionError("published")
-    assert c.dead.is_set()
+    assert c.error is not None and c.error.pid == 1
     assert s.closed
 
 
