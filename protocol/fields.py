@@ -17,9 +17,8 @@ INT31 = 2147483647  # counters and sequence numbers: fit a signed 32-bit column 
 INT53 = 9007199254740991  # timestamps and byte counts: exact in every JSON parser, JavaScript included
 
 HEX = "0123456789abcdef"
-_DIGITS = "0123456789"
-_LOWER = "abcdefghijklmnopqrstuvwxyz"
-_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Character sets are written out rather than concatenated from named parts: each module-level name is
+# a qstr a device keeps for good, and the qstr table's growth is what a 100 KB heap feels first.
 # Printable ASCII without space: URLs must arrive already percent-encoded.
 _URL_CHARS = "".join([chr(c) for c in range(33, 127)])
 
@@ -29,22 +28,22 @@ BOOT_ID = ("8 to 32 lowercase hex characters", HEX, None, 8, 32)
 SHA256 = ("64 lowercase hex characters", HEX, None, 64, 64)
 TOKEN = (
     "a token of 1 to 32 characters [a-z0-9_-] starting with [a-z0-9]",
-    _LOWER + _DIGITS + "_-",
-    _LOWER + _DIGITS,
+    "abcdefghijklmnopqrstuvwxyz0123456789_-",
+    "abcdefghijklmnopqrstuvwxyz0123456789",
     1,
     32,
 )
 IDENT = (
     "an id of 1 to 64 characters [A-Za-z0-9_.:-] starting with [A-Za-z0-9]",
-    _LOWER + _UPPER + _DIGITS + "_.:-",
-    _LOWER + _UPPER + _DIGITS,
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-",
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
     1,
     64,
 )
 VERSION = (
     "a version of 1 to 32 characters [A-Za-z0-9_.+-] starting with [A-Za-z0-9]",
-    _LOWER + _UPPER + _DIGITS + "_.+-",
-    _LOWER + _UPPER + _DIGITS,
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-",
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
     1,
     32,
 )

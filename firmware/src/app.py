@@ -243,7 +243,19 @@ class Node:
                     await client.subscribe(t, 1)
                 _, m = self.env.seal("status", {"state": "online"})
                 await client.publish(t_status, m, True, 1)
-                _, m = self.env.seal("hello", self._hello())
+                v = sys.implementation.version
+                _, m = self.env.seal(
+                    "hello",
+                    {
+                        "hw": "esp32",
+                        "fw": VERSION,
+                        "heartbeat_s": self.config["heartbeat_s"],
+                        "caps": _CAPS,
+                        "versions": {"micropython": "%d.%d.%d" % (v[0], v[1], v[2])},
+                        "reset": self.reset_cause,
+                        "config_version": self.config.version,
+                    },
+                )
                 await client.publish(self.topic(topics.HELLO), m, False, 1)
                 m = None
                 self.state = _CONNECTED
@@ -257,18 +269,6 @@ class Node:
             self.state = _BACKOFF
             gc.collect()
             await asyncio.sleep_ms(backoff.next_ms())
-
-    def _hello(self):
-        v = sys.implementation.version
-        return {
-            "hw": "esp32",
-            "fw": VERSION,
-            "heartbeat_s": self.config["heartbeat_s"],
-            "caps": _CAPS,
-            "versions": {"micropython": "%d.%d.%d" % (v[0], v[1], v[2])},
-            "reset": self.reset_cause,
-            "config_version": self.config.version,
-        }
 
     async def _session(self, client):
         next_hb = time.ticks_ms()

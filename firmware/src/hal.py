@@ -94,26 +94,26 @@ class Scanner:
     # IRQ (scheduler) context: it must be short and must not keep the
     # memoryviews; on_done() when the scan window ends.
     def __init__(self, on_adv, on_done):
-        self._on_adv = on_adv
-        self._on_done = on_done
-        self._ble = bluetooth.BLE()
-        self._ble.active(True)
-        self._ble.irq(self._irq)
+        self.on_adv = on_adv
+        self.on_done = on_done
+        self.ble = bluetooth.BLE()
+        self.ble.active(True)
+        self.ble.irq(self.irq)
 
-    def _irq(self, event, data):
+    def irq(self, event, data):
         if event == _IRQ_SCAN_RESULT:
             addr_type, addr, adv_type, rssi, adv_data = data
-            self._on_adv(addr_type, addr, rssi)
+            self.on_adv(addr_type, addr, rssi)
         elif event == _IRQ_SCAN_DONE:
-            self._on_done()
+            self.on_done()
 
     def start(self, duration_ms):
         # Passive scan, 30 ms window every 100 ms: catches ~all phones, which
         # advertise every 100-1000 ms, at a fraction of the radio time.
-        self._ble.gap_scan(duration_ms, 100000, 30000, False)
+        self.ble.gap_scan(duration_ms, 100000, 30000, False)
 
     def stop(self):
-        self._ble.gap_scan(None)
+        self.ble.gap_scan(None)
 
 
 def gps_uart():

@@ -87,12 +87,6 @@ def publish_head(topic, n, qos=0, retain=False, pid=0, dup=False):
     return bytes((first,)) + _varlen(len(head) + n) + head
 
 
-def publish_packet(topic, msg, qos=0, retain=False, pid=0, dup=False):
-    if isinstance(msg, str):
-        msg = msg.encode()
-    return publish_head(topic, len(msg), qos, retain, pid, dup) + msg
-
-
 def subscribe_packet(pid, topic, qos=1):
     return _packet(_SUBSCRIBE, bytes((pid >> 8, pid & 0xFF)) + _str(topic) + bytes((qos,)))
 
