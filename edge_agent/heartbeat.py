@@ -68,6 +68,7 @@ class Health:
             body["free_mem"] = mem
         if (temp := cpu_temp_dc()) is not None:
             body["temp_dc"] = max(-1000, min(2000, temp))
+        body["load_x100"] = min(100_000, round(os.getloadavg()[0] * 100))
         if self.config_version is not None:
             body["config_version"] = self.config_version
         return body

@@ -90,6 +90,7 @@ def _heartbeat(b):
     int_field(b, "outbox", 0, INT31, required=False)
     int_field(b, "dropped", 0, INT31, required=False)
     int_field(b, "temp_dc", -1000, 2000, required=False)
+    int_field(b, "load_x100", 0, 100000, required=False)
     int_field(b, "gps_fix", 0, MAX_FIX, required=False)
     str_field(b, "reset", TOKEN, required=False)
     str_field(b, "fw", VERSION, required=False)

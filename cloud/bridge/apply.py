@@ -39,6 +39,7 @@ HEALTH_FIELDS = (
     "outbox",
     "dropped",
     "temp_dc",
+    "load_x100",
     "gps_fix",
     "reset",
 )

@@ -117,6 +117,7 @@ def test_heartbeat_body_is_valid_protocol(tmp_path: Path) -> None:
     body = health.body(tmp_path)
     assert (body["outbox"], body["dropped"], body["gps_fix"], body["config_version"]) == (3, 4, 2, 7)
     assert body["free_disk"] > 0
+    assert 0 <= body["load_x100"] <= 100_000
     msg = codec.decode(codec.encode(codec.make("heartbeat", "rpi-1", "0123abcd", 0, 1, body)))
     assert msg.body == body
 
