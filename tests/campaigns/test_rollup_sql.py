@@ -60,3 +60,24 @@ def test_sql_rollup_equals_core_and_truth(
                 # with the campaign's k (5): the same suppression
                 private = campaign_report(conn, campaigns[cid], by=by, tz=TZ)
                 assert _rows(private) == _rows(core.report(cid, by=by, tz=TZ)), (cid, by)
+
+
+def test_partner_functions(engine: Engine, api: TestClient, ops_tokens, scenario: Scenario) -> None:
+    from cloud.analytics.sql.partners import delivered_impressions_by_day, exposed_segment
+
+    build_world(api, h(ops_tokens["write"]), scenario)
+    _fold(engine, scenario.batches(late=0.2, dup=0.0), per_flush=50)
+    with engine.connect() as conn:
+        for cid in CAMPAIGNS:
+            total = scenario.expected(cid, ())[(None, None, None)]
+            days = delivered_impressions_by_day(conn, cid)
+            assert [d.day.isoformat() for d in days] == ["2024-10-26", "2024-10-27"]
+            assert sum(d.impressions for d in days) == total["impressions"]
+            seg = exposed_segment(conn, cid, min_devices=1)
+            assert seg.devices == total["reach"]
+            assert len(seg.hids) == total["reach"]
+            assert all(len(x) == 16 for x in seg.hids)
+            assert sum(c.impressions or 0 for c in seg.by_zone_hour) <= total["impressions"]
+            closed = exposed_segment(conn, cid)  # default: 100 devices at least
+            assert closed.hids == ()
+            assert not closed.released
