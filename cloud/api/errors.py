@@ -16,7 +16,23 @@ from cloud.exceptions import (
 )
 
 
+_NUL = (b"\\u0000", b"\\U0000", b"%00")
+
+
 def install(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _refuse_nul(request: Request, call_next):  # type: ignore[no-untyped-def]
+        # PostgreSQL text cannot hold NUL: refuse it in the URL or a JSON body as bad input (422)
+        # instead of letting the driver fail on it deep inside a query.
+        url = request.url.path.encode() + b"?" + request.url.query.encode()
+        body = await request.body() if request.method in {"POST", "PUT", "PATCH"} else b""
+        if "\x00" in request.url.path or any(m in url for m in _NUL) or any(m in body for m in _NUL[:2]):
+            return JSONResponse(
+                {"detail": [{"loc": ["request"], "msg": "NUL characters are not accepted", "type": "value"}]},
+                status_code=422,
+            )
+        return await call_next(request)
+
     @app.exception_handler(CloudError)
     async def _cloud_error(_request: Request, exc: CloudError) -> JSONResponse:
         match exc:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AwareDatetime, field_validator, model_validator
+from pydantic import AwareDatetime, StringConstraints, field_validator, model_validator
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -23,6 +23,9 @@ from cloud.core.types import JSONDoc, UTCDateTime
 
 T = TypeVar("T")
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+IdStr = Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=64)]
+DeviceIdStr = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+HidStr = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
 
 
 class TenantKind(enum.StrEnum):
@@ -95,7 +98,7 @@ class Tenant(TenantBase, table=True):
 
 
 class TenantCreate(TenantBase):
-    id: str = Field(regex=ID_PATTERN, max_length=64)
+    id: IdStr
 
 
 class TenantPublic(TenantBase):
@@ -120,7 +123,7 @@ class Asset(AssetBase, table=True):
 
 
 class AssetCreate(AssetBase):
-    id: str = Field(regex=ID_PATTERN, max_length=64)
+    id: IdStr
 
 
 class AssetUpdate(SQLModel):
@@ -164,7 +167,7 @@ class Campaign(CampaignBase, table=True):
 
 
 class CampaignCreate(CampaignBase):
-    id: str = Field(regex=ID_PATTERN, max_length=64)
+    id: IdStr
 
     @model_validator(mode="after")
     def _thresholds(self) -> CampaignCreate:
@@ -267,7 +270,7 @@ class ExposureZone(SQLModel, table=True):
 
 
 class ExposureZoneCreate(SQLModel):
-    id: str = Field(regex=ID_PATTERN, max_length=64)
+    id: IdStr
     name: str = Field(default="", max_length=128)
     geometry: dict[str, Any] = Field(
         description="GeoJSON Polygon, MultiPolygon, or a Feature of one; [longitude, latitude]",
@@ -308,7 +311,7 @@ class DeviceHistory(SQLModel, table=True):
 
 
 class DeviceHistoryCreate(SQLModel):
-    device_id: str = Field(min_length=1, max_length=64, regex=r"^[A-Za-z0-9_-]+$")
+    device_id: DeviceIdStr
     asset_id: str = Field(max_length=64)
     mounted_at: AwareDatetime
     unmounted_at: AwareDatetime | None = None
@@ -347,7 +350,7 @@ class Shipment(SQLModel, table=True):
 
 
 class ShipmentCreate(SQLModel):
-    device_id: str = Field(min_length=1, max_length=64, regex=r"^[A-Za-z0-9_-]+$")
+    device_id: DeviceIdStr
     partner_id: str = Field(max_length=64)
     tracking: str = Field(default="", max_length=128)
     sent_at: AwareDatetime
@@ -382,5 +385,5 @@ class InfrastructureHid(SQLModel, table=True):
 
 
 class InfrastructureHidCreate(SQLModel):
-    hid: str = Field(regex=r"^[0-9a-f]{16}$")
+    hid: HidStr
     note: str = Field(default="", max_length=128)

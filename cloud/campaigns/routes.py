@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 from sqlmodel import SQLModel
 
 from cloud.api.deps import ReadAccess, SessionDep, WriteAccess
@@ -272,7 +272,7 @@ def create_shipment(data: ShipmentCreate, session: SessionDep, _auth: WriteAcces
 
 @router.patch("/shipments/{shipment_id}")
 def advance_shipment(
-    shipment_id: int, patch: ShipmentUpdate, session: SessionDep, _auth: WriteAccess
+    shipment_id: Annotated[int, Path(ge=1, le=2**31 - 1)], patch: ShipmentUpdate, session: SessionDep, _auth: WriteAccess
 ) -> ShipmentPublic:
     """sent -> received -> installed, or returned from any of them."""
     row = service.advance_shipment(
