@@ -15,7 +15,6 @@ from cloud.exceptions import (
     NotFoundError,
 )
 
-
 _NUL = (b"\\u0000", b"\\U0000", b"%00")
 
 

@@ -272,7 +272,10 @@ def create_shipment(data: ShipmentCreate, session: SessionDep, _auth: WriteAcces
 
 @router.patch("/shipments/{shipment_id}")
 def advance_shipment(
-    shipment_id: Annotated[int, Path(ge=1, le=2**31 - 1)], patch: ShipmentUpdate, session: SessionDep, _auth: WriteAccess
+    shipment_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    patch: ShipmentUpdate,
+    session: SessionDep,
+    _auth: WriteAccess,
 ) -> ShipmentPublic:
     """sent -> received -> installed, or returned from any of them."""
     row = service.advance_shipment(
