@@ -112,6 +112,69 @@ def token_revoke(prefix: str, db: Annotated[str | None, typer.Option()] = None) 
         raise typer.Exit(1)
 
 
+user_app = typer.Typer(help="Ops users of the fleet UI (passwords stored as scrypt hashes).")
+app.add_typer(user_app, name="user")
+
+
+def _password(password_stdin: bool) -> str:
+    import sys
+
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@user_app.command("create")
+def user_create(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin (scripts).")] = False,
+    db: Annotated[str | None, typer.Option(help="sqlite:///PATH or postgresql://...")] = None,
+) -> None:
+    """Create an ops user who can sign in to the fleet UI at /ui."""
+    from sqlmodel import Session
+
+    from cloud.auth.users import create_user
+    from cloud.core.types import utcnow
+
+    password = _password(password_stdin)
+    engine = _engine(db)
+    try:
+        with Session(engine) as session:
+            create_user(session, username=username, password=password, now=utcnow())
+            session.commit()
+    except CloudError as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"created ops user {username!r}; sign in at /ui/login")
+
+
+@user_app.command("password")
+def user_password(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin (scripts).")] = False,
+    db: Annotated[str | None, typer.Option(help="sqlite:///PATH or postgresql://...")] = None,
+) -> None:
+    """Set a new password for an ops user."""
+    from sqlmodel import Session
+
+    from cloud.auth.users import set_password
+
+    password = _password(password_stdin)
+    engine = _engine(db)
+    try:
+        with Session(engine) as session:
+            set_password(session, username=username, password=password)
+            session.commit()
+    except CloudError as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"password of {username!r} changed")
+
+
 @app.command()
 def migrate(
     db: Annotated[str | None, typer.Option(help="sqlite:///PATH or postgresql://...")] = None,

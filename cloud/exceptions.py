@@ -10,7 +10,8 @@ The tree is shallow on purpose:
     ├── NotFoundError         a device (or other resource) that does not exist       -> 404
     ├── ConfigInvalidError    desired config breaks its hardware kind's schema        -> 422
     ├── InvalidStateChangeError  a lifecycle change the registry refuses              -> 409
-    └── AuthError             no/invalid token (401) or missing scope (403)
+    ├── AuthError             no/invalid token (401) or missing scope (403)
+    └── OpsUserError          an ops user that cannot be created or changed (bad name, short password)
 
 Routes and the CLI turn these into HTTP answers or exit messages at one seam each.
 """
@@ -100,3 +101,12 @@ class BrokerUnavailableError(CloudError):
         self.port = port
         self.reason = reason
         super().__init__(f"MQTT broker {host}:{port} unavailable: {reason}")
+
+
+class OpsUserError(CloudError):
+    """An ops user that cannot be created or changed as asked."""
+
+    def __init__(self, *, username: str, reason: str) -> None:
+        self.username = username
+        self.reason = reason
+        super().__init__(f"ops user {username!r}: {reason}")

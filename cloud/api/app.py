@@ -12,6 +12,7 @@ from cloud.api.routes import campaigns, config, devices, reports, telemetry
 from cloud.campaigns import routes as campaign_world
 from cloud.core.config import Settings
 from cloud.observability.metrics import REGISTRY, FleetCollector
+from cloud.ui import mount as mount_ui
 
 
 def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
@@ -38,4 +39,5 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
     app.include_router(campaign_world.router)
     app.include_router(campaigns.router)
     app.include_router(reports.router)
+    mount_ui(app)  # the ops pages under /ui (cloud/ui/)
     return app

@@ -1,7 +1,7 @@
 """Every table of the control plane, imported in one place for migrations and `create_all` in tests."""
 
 from cloud.analytics.sql import tables as analytics_tables
-from cloud.auth.models import ApiToken
+from cloud.auth.models import ApiToken, OpsSession, OpsUser
 from cloud.campaigns.models import (
     AdSpot,
     Asset,
@@ -29,6 +29,8 @@ __all__ = [
     "DeviceHistory",
     "ExposureZone",
     "InfrastructureHid",
+    "OpsSession",
+    "OpsUser",
     "Shipment",
     "StatusChange",
     "TelemetryBatch",

@@ -1,7 +1,7 @@
 """What desired config each hardware kind accepts (JSON Schema, draft 2020-12).
 
 Unknown settings are refused: a typo in a desired document must be a 422 for the operator, not a
-silent no-op on a truck. Settings shared by every kind are in COMMON; each kind adds its own.
+silent no-op on a truck. Each kind has its own vocabulary; COMMON serves a device of unknown kind.
 """
 
 from __future__ import annotations
@@ -10,36 +10,47 @@ from typing import Any
 
 from cloud.registry.models import HardwareKind
 
-_WINDOW = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"}
 
-COMMON: dict[str, Any] = {
-    "heartbeat_s": {"type": "integer", "minimum": 5, "maximum": 3600},
-    "batch_s": {"type": "integer", "minimum": 1, "maximum": 600},
-    "rssi_floor": {"type": "integer", "minimum": -127, "maximum": 0},
-    "scan_wifi": {"type": "boolean"},
-    "scan_ble": {"type": "boolean"},
-    "sleep_schedule": {"type": "array", "items": _WINDOW, "maxItems": 8},
-    "log_level": {"enum": ["debug", "info", "warning", "error"]},
-}
+def _int(lo: int, hi: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": lo, "maximum": hi}
 
+
+# Each kind's vocabulary is the device's own (edge_agent/config.py `Tunables`, firmware/src/shadow.py
+# `SCHEMA`): tests/test_config_vocabulary.py keeps the three in step, so a config the API accepts is
+# one the device applies. Presence's sleep schedule is a registry field, not device config.
 _KIND: dict[str, dict[str, Any]] = {
     HardwareKind.ESP32: {
-        "ble_scan_window_ms": {"type": "integer", "minimum": 10, "maximum": 10_000},
-        "wifi_channel_dwell_ms": {"type": "integer", "minimum": 50, "maximum": 5_000},
-        "outbox_max_batches": {"type": "integer", "minimum": 1, "maximum": 2_000},
+        "heartbeat_s": _int(5, 3600),
+        "batch_s": _int(1, 3600),
+        "batch_max": _int(1, 32),
+        "scan_ms": _int(500, 60_000),
+        "rssi_floor": _int(-127, 0),
+        "rotation_s": _int(60, 604_800),
     },
     HardwareKind.RPI: {
-        "wifi_monitor_iface": {"type": "string", "pattern": r"^[a-z0-9]{1,15}$"},
-        "outbox_max_mb": {"type": "integer", "minimum": 1, "maximum": 100_000},
-        "upload_parallelism": {"type": "integer", "minimum": 1, "maximum": 16},
+        "heartbeat_s": _int(5, 86_400),
+        "rssi_floor": _int(-127, 0),
+        "rotation_s": _int(60, 30 * 86_400),
+        "batch_size": _int(1, 500),
+        "batch_max_age_s": _int(1, 3600),
+        "ble_scan_s": _int(1, 3600),
+        "ble_idle_s": _int(0, 3600),
+        "fix_max_gap_s": _int(1, 3600),
     },
     HardwareKind.THIRD_PARTY: {},
+}
+# What every kind accepts, for a device whose kind is not known yet: the keys all kinds share,
+# with the narrowest range.
+COMMON: dict[str, Any] = {
+    "heartbeat_s": _int(5, 3600),
+    "rssi_floor": _int(-127, 0),
+    "rotation_s": _int(60, 604_800),
 }
 
 
 def schema_for(hardware: str | None) -> dict[str, Any]:
     """The schema of `hardware`'s desired config; a device of unknown kind gets the common settings only."""
-    props = {**COMMON, **_KIND.get(hardware or "", {})}
+    props = _KIND.get(hardware or "", COMMON)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"desired config of a {hardware or 'device of unknown kind'}",

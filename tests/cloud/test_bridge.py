@@ -175,7 +175,7 @@ async def test_desired_config_is_published_retained_and_the_report_acknowledges_
     with Session(cloud.engine) as s:
         device = _device(s, "shadowed-1")
         assert device is not None
-        set_desired(s, device=device, config={"heartbeat_s": 30, "upload_parallelism": 2}, now=utcnow())
+        set_desired(s, device=device, config={"heartbeat_s": 30, "batch_size": 50}, now=utcnow())
         s.commit()
     await cloud.wait_for(lambda s: (sh := s.get(ConfigShadow, "shadowed-1")) and sh.published_version == 1)
     # A device connecting later still gets it: the message is retained.
@@ -185,9 +185,9 @@ async def test_desired_config_is_published_retained_and_the_report_acknowledges_
             async for m in c.messages:
                 desired = decode(bytes(m.payload), str(m.topic))
                 break
-        assert desired.body == {"version": 1, "config": {"heartbeat_s": 30, "upload_parallelism": 2}}
+        assert desired.body == {"version": 1, "config": {"heartbeat_s": 30, "batch_size": 50}}
         await c.publish(*dev.reported(1, desired.body["config"]), qos=1)
     shadow = await cloud.wait_for(
         lambda s: (sh := s.get(ConfigShadow, "shadowed-1")) and sh.reported_version == 1 and sh
     )
-    assert shadow.reported == {"heartbeat_s": 30, "upload_parallelism": 2}
+    assert shadow.reported == {"heartbeat_s": 30, "batch_size": 50}

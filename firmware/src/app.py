@@ -1,0 +1,406 @@
+# The sensor node: one asyncio task per feature, all started and owned by
+# Node.run() (sense: BLE scan windows -> batches -> outbox; locate: GPS;
+# uplink: the MQTT connection; watch: watchdog and heap).
+#
+# Delivery (protocol/SPEC.md 4): a closed batch is encoded (its boot, seq
+# and batch number fixed then) and written to the flash outbox before any
+# attempt to send it; it leaves the outbox only when the broker's PUBACK
+# arrives. A reset or a lost connection re-sends the identical bytes, and
+# the cloud dedups on (device, boot, seq). An open batch (not yet closed)
+# is lost at a power cut; a commanded reboot closes it first.
+import asyncio
+import gc
+import sys
+import time
+
+import ble
+import commands
+import flash
+import gps
+import hal
+import heartbeat
+import identity
+import mqtt
+import privacy
+import shadow
+import telemetry
+from envelope import Envelopes, new_boot_id
+from micropython import const
+from outbox import Outbox
+from version import VERSION
+
+from protocol import codec, topics
+from protocol.errors import ProtocolError
+
+# Connection states (the uplink's).
+WAIT_WIFI = const(0)
+CONNECTING = const(1)
+CONNECTED = const(2)
+BACKOFF = const(3)
+STATE_NAMES = ("wait_wifi", "connecting", "connected", "backoff")
+
+_WDT_MS = const(60000)
+_IDLE_MS = const(100)
+_MAX_CMDS = const(4)  # commands waiting to run; more are refused
+_CAPS = ["ble", "gps", "store", "cmd"]
+
+
+def log(*args):
+    print("mob:", *args)
+
+
+class Node:
+    def __init__(self, ident):
+        self.ident = ident
+        self.reset_cause = hal.reset_cause()
+        self.env = Envelopes(ident.device_id, new_boot_id(), self._ts)
+        self.config = shadow.Shadow()
+        self.cmds = commands.Commands()
+        self.outbox = Outbox("outbox", ident.outbox_max)
+        self.hasher = privacy.Hasher(ident.fleet_key, self.config["rotation_s"])
+        self.gps = gps.Parser(time.ticks_ms, time.ticks_diff)
+        self.batch = telemetry.Batch(self.config["batch_max"])
+        self.batch_no = 0  # contiguous from 0 within this boot
+        self.batch_opened = None
+        self.batch_period = None
+        self.wifi = hal.Wifi()
+        self.state = WAIT_WIFI
+        self.started = time.ticks_ms()
+        self.heap_min_free = hal.mem_free()
+        self.heap_peak = hal.mem_alloc()
+        self.sent = 0  # telemetry messages acknowledged this boot
+        self._desired = None  # the latest config/desired payload (one kept)
+        self._cmds = []  # command payloads waiting, at most _MAX_CMDS
+        self._flush = False
+        self._t_desired = self.topic(topics.CONFIG_DESIRED)
+        self._t_cmd = self.topic(topics.CMD)
+        self._t_error = self.topic(topics.ERROR)
+
+    def topic(self, channel):
+        return topics.topic(self.ident.device_id, channel)
+
+    def _ts(self):
+        # Envelope ts: 0 means "clock not set yet" (SPEC 4).
+        return hal.now_ms() if hal.clock_ok() else 0
+
+    def _heap(self):
+        # Sampled right after gc.collect(): live data, not garbage.
+        free = hal.mem_free()
+        used = hal.mem_alloc()
+        if free < self.heap_min_free:
+            self.heap_min_free = free
+        if used > self.heap_peak:
+            self.heap_peak = used
+
+    # -- sense: BLE windows -> observations -> batches in the outbox --------
+
+    async def sense(self):
+        window = ble.Window()
+        scanner = hal.Scanner(window.on_adv, window.on_done)
+        while True:
+            if not hal.clock_ok():
+                await asyncio.sleep_ms(1000)  # no telemetry without wall-clock time
+                continue
+            window.done = False
+            t_start = hal.now_ms()
+            scan_ms = self.config["scan_ms"]
+            scanner.start(scan_ms)
+            t = time.ticks_ms()
+            while not window.done:
+                await asyncio.sleep_ms(50)
+                if time.ticks_diff(time.ticks_ms(), t) > scan_ms + 2000:
+                    scanner.stop()  # no _IRQ_SCAN_DONE: don't wait forever
+                    break
+            self._observe(window, t_start)
+            if len(self.batch) and (
+                self._flush
+                or self.batch.full()
+                or time.ticks_diff(time.ticks_ms(), self.batch_opened) >= self.config["batch_s"] * 1000
+            ):
+                self._close_batch()
+            self._flush = False
+
+    def _observe(self, window, t_start):
+        now_ms = hal.now_ms()
+        now_t = time.ticks_ms()
+        floor = self.config["rssi_floor"]
+        rotation_ms = self.config["rotation_s"] * 1000
+        lat, lon = self.gps.position()
+        self.outbox.dropped += window.overflow  # sightings the full table refused
+        window.overflow = 0
+        for addr, addr_type, rssi, seen_t in window.drain():
+            if rssi < floor:
+                continue
+            ts = now_ms - time.ticks_diff(now_t, seen_t)
+            period = ts // rotation_ms
+            if self.batch_period != period or self.batch.full():
+                self._close_batch()  # one key period per batch, bounded size
+                self.batch_period = period
+            if self.batch_opened is None:
+                self.batch_opened = now_t
+                self.batch.start(min(t_start, ts))
+            hid = self.hasher.hid(addr, ts // 1000)
+            self.batch.add(ts, telemetry.KIND_BLE, hid, rssi, privacy.randomized(addr_type, addr), lat, lon)
+
+    def _close_batch(self):
+        if not len(self.batch):
+            return
+        body = self.batch.body(self.batch_no)
+        fx = self.gps.fix
+        if self.gps.position()[0] is not None:
+            body["gps"] = [[0, fx.lat_e6, fx.lon_e6, fx.speed_cm_s, fx.quality]]
+        data = None
+        for _ in range(2):
+            gc.collect()  # encoding needs a few KB in one piece
+            try:
+                _, data = self.env.seal("telemetry", body)
+                break
+            except MemoryError:
+                pass
+        body = None
+        n = len(self.batch)
+        if data is None:
+            self.outbox.dropped += n  # counted, never silent
+            log("batch", self.batch_no, "dropped: out of memory")
+        else:
+            self.outbox.push(data, n)
+            data = None
+            log("batch", self.batch_no, "obs", n)
+            self.batch_no += 1
+        if self.batch.max_obs != self.config["batch_max"]:
+            self.batch = telemetry.Batch(self.config["batch_max"])
+        else:
+            self.batch.clear()
+        self.batch_opened = None
+        gc.collect()
+        self._heap()
+
+    # -- locate: GPS sentences from the UART --------------------------------
+
+    async def locate(self):
+        uart = hal.gps_uart()
+        while True:
+            while uart.any():
+                line = uart.readline()
+                if not line:
+                    break
+                self.gps.feed(line)
+            if not hal.clock_ok() and self.gps.fix.epoch_s:
+                hal.set_clock(self.gps.fix.epoch_s)  # no NTP yet: trust the satellites
+            await asyncio.sleep_ms(200)
+
+    # -- uplink: one MQTT connection at a time, reconnect with backoff ------
+
+    def _on_message(self, topic, msg, retained):
+        # Reader task context: keep the payload, act on it in the session.
+        if topic == self._t_desired:
+            self._desired = bytes(msg)
+        elif topic == self._t_cmd:
+            if len(self._cmds) < _MAX_CMDS:
+                self._cmds.append(bytes(msg))
+            else:
+                log("command refused: queue full")
+        elif topic == self._t_error:
+            try:
+                b = codec.decode(msg, topic).body
+                log("cloud rejected a message:", b["code"], b["reason"])
+            except ProtocolError as e:
+                log("bad error message:", e.code)
+
+    async def _wifi(self):
+        self.state = WAIT_WIFI
+        self.wifi.connect(self.ident.ssid, self.ident.psk)
+        for _ in range(100):
+            if self.wifi.isconnected():
+                hal.sync_clock()
+                return True
+            await asyncio.sleep_ms(100)
+        return False
+
+    async def uplink(self):
+        backoff = mqtt.Backoff(500, 30000)
+        ident = self.ident
+        t_status = self.topic(topics.STATUS)
+        while True:
+            if not self.wifi.isconnected() and not await self._wifi():
+                continue
+            self.state = CONNECTING
+            _, will = self.env.seal("status", {"state": "offline", "reason": "connection_lost"})
+            client = mqtt.MQTTClient(
+                ident.device_id,
+                ident.host,
+                ident.port,
+                ident.user,
+                ident.password,
+                ident.keepalive,
+                ssl=ident.tls or None,
+                will=(t_status, will, 1, True),
+            )
+            will = None
+            client.on_message = self._on_message
+            try:
+                # SPEC 1: persistent session; subscribe, online, hello, then
+                # heartbeats and the outbox.
+                await client.connect(clean=False)
+                for t in (self._t_desired, self._t_cmd, self._t_error):
+                    await client.subscribe(t, 1)
+                _, m = self.env.seal("status", {"state": "online"})
+                await client.publish(t_status, m, True, 1)
+                _, m = self.env.seal("hello", self._hello())
+                await client.publish(self.topic(topics.HELLO), m, False, 1)
+                m = None
+                self.state = CONNECTED
+                log("connected to", ident.host, ident.port)
+                backoff.reset()
+                await self._session(client)
+            except mqtt.MQTTError as e:
+                log("connection lost:", e.reason, e.code, e.pid)
+            finally:
+                client.close()
+            self.state = BACKOFF
+            gc.collect()
+            await asyncio.sleep_ms(backoff.next_ms())
+
+    def _hello(self):
+        v = sys.implementation.version
+        return {
+            "hw": "esp32",
+            "fw": VERSION,
+            "heartbeat_s": self.config["heartbeat_s"],
+            "caps": _CAPS,
+            "versions": {"micropython": "%d.%d.%d" % (v[0], v[1], v[2])},
+            "reset": self.reset_cause,
+            "config_version": self.config.version,
+        }
+
+    async def _session(self, client):
+        next_hb = time.ticks_ms()
+        t_tel = self.topic(topics.TELEMETRY)
+        while True:
+            if client.error is not None:
+                raise client.error
+            if not self.wifi.isconnected():
+                raise mqtt.MQTTError("wifi lost")
+            if self._desired is not None:
+                await self._apply_config(client)
+            if self._cmds:
+                await self._command(client, self._cmds.pop(0))
+            if time.ticks_diff(time.ticks_ms(), next_hb) >= 0:
+                interval = self.config["heartbeat_s"]
+                _, m = self.env.seal("heartbeat", self._heartbeat(interval))
+                await client.publish(self.topic(topics.HEARTBEAT), m, False, 0)
+                self._stats()
+                next_hb = time.ticks_add(time.ticks_ms(), interval * 1000)
+                continue
+            item = self.outbox.peek()
+            if item is None:
+                await asyncio.sleep_ms(_IDLE_MS)
+                continue
+            n, data = item
+            item = None
+            await client.publish(t_tel, data, False, 1)
+            data = None
+            self.outbox.ack(n)
+            self.sent += 1
+
+    async def _report(self, client, body):
+        _, m = self.env.seal("config_reported", body)
+        await client.publish(self.topic(topics.CONFIG_REPORTED), m, False, 1)
+
+    async def _apply_config(self, client):
+        raw = self._desired
+        self._desired = None
+        try:
+            body = self.config.apply(codec.decode(raw, self._t_desired).body)
+        except ProtocolError as e:
+            if e.code == "empty_payload":
+                return  # the retained desired config was deleted
+            body = self.config.report(0, "undecodable config_desired: %s" % (e.code,))
+        if body is None:
+            return  # not newer than what is applied
+        if "error" in body:
+            log("config", body["version"], "rejected:", body["error"]["reason"])
+        else:
+            self.hasher.set_rotation(self.config["rotation_s"])
+            log("config", body["version"], "applied")
+        await self._report(client, body)
+
+    async def _command(self, client, raw):
+        try:
+            cmd = codec.decode(raw, self._t_cmd).body
+        except ProtocolError as e:
+            log("bad command:", e.code)
+            return
+        status = self.cmds.admit(cmd, hal.now_ms())
+        if status == "duplicate":
+            return
+        name = cmd["name"]
+        reply = {"id": cmd["id"], "status": status or "ok"}
+        if status is None:
+            if name == commands.PING:
+                reply["result"] = {"uptime_s": time.ticks_diff(time.ticks_ms(), self.started) // 1000}
+            elif name == commands.FLUSH:
+                self._flush = True
+            elif name == commands.REPORT_CONFIG:
+                await self._report(client, self.config.report())
+        _, m = self.env.seal("cmd_reply", reply)
+        await client.publish(self.topic(topics.CMD_REPLY), m, False, 1)
+        if status is None and name == commands.REBOOT:
+            await self._reboot(client)
+
+    async def _reboot(self, client):
+        # Keep what was seen so far, say goodbye cleanly, restart.
+        self._close_batch()
+        _, m = self.env.seal("status", {"state": "offline", "reason": "reboot"})
+        await client.publish(self.topic(topics.STATUS), m, True, 1)
+        await client.disconnect()
+        log("reboot")
+        hal.reset()
+
+    def _heartbeat(self, interval):
+        return heartbeat.body(
+            time.ticks_diff(time.ticks_ms(), self.started) // 1000,
+            interval,
+            self.wifi.rssi(),
+            hal.mem_free(),
+            flash.free_bytes(),
+            self.outbox.depth(),
+            self.outbox.dropped,
+            self.gps.quality(),
+            self.reset_cause,
+            VERSION,
+            self.config.version,
+        )
+
+    def _stats(self):
+        # A console line for the bench and the field technician's serial log.
+        log(
+            "stats heap_peak=%d heap_min_free=%d sent=%d outbox=%d dropped=%d"
+            % (self.heap_peak, self.heap_min_free, self.sent, self.outbox.depth(), self.outbox.dropped)
+        )
+
+    # -- watch: watchdog, heap low-water mark -------------------------------
+
+    async def watch(self):
+        wdt = hal.Watchdog(_WDT_MS)
+        while True:
+            wdt.feed()
+            gc.collect()
+            self._heap()
+            await asyncio.sleep_ms(1000)
+
+    async def run(self):
+        log("boot", self.env.boot, "fw", VERSION, "reset", self.reset_cause, "outbox", self.outbox.depth())
+        await asyncio.gather(self.watch(), self.sense(), self.locate(), self.uplink())
+
+
+def main():
+    try:
+        node = Node(identity.load())
+        gc.collect()
+        asyncio.run(node.run())
+    except Exception as e:
+        # Never stay down: report and start again, as the watchdog would.
+        sys.print_exception(e)
+        time.sleep(2)
+        hal.reset()

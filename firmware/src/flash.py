@@ -1,0 +1,39 @@
+# Small JSON documents in flash files, replaced atomically (write a
+# temporary file, then rename: LittleFS renames are atomic).
+import json
+import os
+
+
+def load(path, default=None):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+def save(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f)
+    os.rename(tmp, path)
+
+
+def makedirs(path):
+    try:
+        os.mkdir(path)
+    except OSError:
+        pass
+
+
+def exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def free_bytes(path="."):
+    st = os.statvfs(path)
+    return st[0] * st[4]

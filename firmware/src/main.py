@@ -1,0 +1,4 @@
+# Runs after boot.py on the board (and first on the host, see firmware/host).
+import app
+
+app.main()

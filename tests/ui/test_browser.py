@@ -1,0 +1,71 @@
+"""The issue's done-when, in headless Chromium: sign in, a real edge agent comes online live, dies
+(SIGKILL, so the broker publishes its Last Will) and shows offline without a reload, a bad desired
+config shows its validation error, and a rollout is paused from its page."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import expect
+
+from cloud.ui.demo import DemoAgent
+from tests.ui.conftest import USER, UiStack, sign_in
+
+DEVICE = "rpi-ui-0001"
+
+
+async def test_ops_watch_a_device_come_and_go_edit_config_and_pause_a_rollout(
+    ui_stack: UiStack, page: Any, tmp_path: Path
+) -> None:
+    await sign_in(page, ui_stack, "/ui/")
+    online = page.locator("[data-count=online]")
+    await expect(online).to_have_text("0")
+    await page.evaluate("window.__sameDocument = true")
+
+    agent = DemoAgent(DEVICE, tmp_path / "agents", ui_stack.host, ui_stack.port, heartbeat_s=5)
+    agent.workdir.mkdir()
+    agent.start()
+    try:
+        # Comes online on the overview without a reload (SSE counts event).
+        await expect(online).to_have_text("1", timeout=30_000)
+        assert await page.evaluate("window.__sameDocument === true")
+
+        await page.goto(ui_stack.url(f"/ui/devices/{DEVICE}"))
+        badge = page.locator(f"header.device-head [data-device-status='{DEVICE}']")
+        await expect(badge).to_have_text("online")
+        await expect(page.locator("#live-indicator")).to_have_class("live on")
+        await page.evaluate("window.__sameDocument = true")
+
+        agent.kill()  # SIGKILL: the broker sends the Last Will
+        await expect(badge).to_have_text("offline", timeout=15_000)
+        await expect(badge).to_have_class(re.compile(r"\bs-offline\b"))
+        await expect(page.locator(f"[data-device-reason='{DEVICE}']")).to_have_text("lwt")
+        assert await page.evaluate("window.__sameDocument === true"), "the page reloaded"
+    finally:
+        agent.stop()
+
+    # Desired config: a value below the schema's minimum is refused with the field named.
+    await page.fill("textarea#desired", '{"heartbeat_s": 2}')
+    await page.click(".config-form button[type=submit]")
+    error = page.locator(".config-error")
+    await expect(error).to_contain_text("heartbeat_s")
+    await expect(error).to_contain_text("less than the minimum of 5")
+    await expect(page.locator("textarea#desired")).to_have_value('{"heartbeat_s": 2}')
+    await page.fill("textarea#desired", '{"heartbeat_s": 30, "rssi_floor": -90}')
+    await page.click(".config-form button[type=submit]")
+    await expect(page.locator("[role=status]")).to_contain_text("Desired config v1 saved")
+
+    # Rollouts: pause the running one.
+    await page.goto(ui_stack.url("/ui/rollouts"))
+    rollout = page.locator("[data-rollout='fw-0.4.0-rpi']")
+    await expect(rollout.locator("[data-rollout-state]")).to_have_text("running")
+    await expect(rollout.get_by_role("button", name="Resume")).to_be_disabled()
+    await rollout.get_by_role("button", name="Pause").click()
+    await expect(page.locator("[role=status]")).to_contain_text("fw-0.4.0-rpi is paused")
+    rollout = page.locator("[data-rollout='fw-0.4.0-rpi']")
+    await expect(rollout.locator("[data-rollout-state]")).to_have_text("paused")
+    await expect(rollout.get_by_role("button", name="Pause")).to_be_disabled()
+    await expect(rollout.get_by_role("button", name="Resume")).to_be_enabled()
+    assert ui_stack.rollouts.log == [("fw-0.4.0-rpi", "pause", USER)]
