@@ -1,8 +1,8 @@
 """Campaign world (tenants, assets, campaigns, windows, spots, zones, device history, shipments,
 infrastructure ids), tenant API keys on api_token, and the analytics rollup tables.
 
-Revision ID: 0003_campaigns
-Revises: 0002_ops_users
+Revision ID: 0004_campaigns
+Revises: 0003_rollouts
 
 """
 
@@ -16,8 +16,8 @@ from sqlalchemy.dialects import postgresql
 DT = sa.DateTime(timezone=True)
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
-revision = "0003_campaigns"
-down_revision = "0002_ops_users"
+revision = "0004_campaigns"
+down_revision = "0003_rollouts"
 branch_labels = None
 depends_on = None
 
