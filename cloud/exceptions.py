@@ -11,7 +11,11 @@ The tree is shallow on purpose:
     ├── ConfigInvalidError    desired config breaks its hardware kind's schema        -> 422
     ├── InvalidStateChangeError  a lifecycle change the registry refuses              -> 409
     ├── AuthError             no/invalid token (401) or missing scope (403)
-    └── OpsUserError          an ops user that cannot be created or changed (bad name, short password)
+    ├── OpsUserError          an ops user that cannot be created or changed (bad name, short password)
+    ├── ReleaseRejectedError  a release document or artifact fails OTA verification  -> 422
+    ├── ConflictError         the resource exists already, or refuses this transition -> 409
+    ├── RangeNotSatisfiableError  a Range outside the artifact                       -> 416
+    └── ReleaseStoreError     the artifact store (directory or S3) failed            -> 503
 
 Routes and the CLI turn these into HTTP answers or exit messages at one seam each.
 """
@@ -110,3 +114,41 @@ class OpsUserError(CloudError):
         self.username = username
         self.reason = reason
         super().__init__(f"ops user {username!r}: {reason}")
+
+
+class ReleaseRejectedError(CloudError):
+    """An uploaded release failed verification; ``error`` names the typed OTA error (BadSignature, ...)."""
+
+    def __init__(self, *, error: str, reason: str, release_id: int | None = None) -> None:
+        self.error = error
+        self.reason = reason
+        self.release_id = release_id
+        super().__init__(f"release rejected ({error}): {reason}")
+
+
+class ConflictError(CloudError):
+    """The request conflicts with what exists (a duplicate release, a deployment state change)."""
+
+    def __init__(self, *, what: str, key: str, reason: str) -> None:
+        self.what = what
+        self.key = key
+        self.reason = reason
+        super().__init__(f"{what} {key}: {reason}")
+
+
+class RangeNotSatisfiableError(CloudError):
+    """An HTTP Range outside an artifact of ``length`` bytes."""
+
+    def __init__(self, *, header: str, length: int) -> None:
+        self.header = header
+        self.length = length
+        super().__init__(f"range {header!r} is not satisfiable for {length} bytes")
+
+
+class ReleaseStoreError(CloudError):
+    """The artifact store failed (boto3's and the file system's errors, translated at one seam)."""
+
+    def __init__(self, *, key: str, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(f"release store, object {key!r}: {reason}")

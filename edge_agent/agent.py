@@ -189,7 +189,9 @@ class Agent:
             def build(number: int) -> bytes:
                 return envelopes.encode(topics.CHANNEL_TYPE[topics.TELEMETRY], {"batch": number, **body})
 
-            await self._outbox.append(len(batch), build, time.time_ns() // 1_000_000)
+            number = await self._outbox.append(len(batch), build, time.time_ns() // 1_000_000)
+        # The producer's record of what it owes the cloud (end-to-end tests read it from the log).
+        log.debug("batch.stored", boot=envelopes.boot, batch=number, obs=len(batch))
         self._stored.set()
 
     # -- the link --------------------------------------------------------------------------------

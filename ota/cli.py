@@ -3,7 +3,8 @@
 Private keys stay in the signer's files; documents are safe to pass around. Threshold signing:
 the first holder runs ``sign ARTIFACT ...`` (or ``root init|rotate``), the next ones run
 ``sign --document FILE --key THEIR.key``. Errors of ota.exceptions become one red line and exit
-code 1 here, and nowhere else. (``publish`` to the cloud's release store comes with that store.)
+code 1 here, and nowhere else. ``publish`` uploads an already-signed document and its artifact to
+the cloud's release store (which verifies both against the fleet root); no key leaves this machine.
 """
 
 from __future__ import annotations
@@ -287,3 +288,81 @@ def root_rotate(
         _write(out, data, f"root v{new.version}")
     except OtaError as e:
         raise _fail(e) from None
+
+
+@app.command()
+def publish(
+    artifact: Annotated[Path, typer.Argument(help="The artifact the document signs.")],
+    document: Annotated[
+        Path | None, typer.Option(help="Signed release document (default: ARTIFACT.release.json).")
+    ] = None,
+    api: Annotated[str, typer.Option(help="The control plane's API.", envvar="MOBILYTICS_API")] = (
+        "http://127.0.0.1:8000"
+    ),
+    token: Annotated[
+        str | None, typer.Option(help="A write-scoped API token.", envvar="MOBILYTICS_TOKEN")
+    ] = None,
+) -> None:
+    """Upload a signed release to the cloud: the document first (verified there against the fleet's
+    root), then the artifact (verified there while it streams). Only signed data is sent."""
+    import httpx  # the ota extra's HTTP client; signing and verifying never need it
+
+    doc_path = document or artifact.with_name(artifact.name + ".release.json")
+    if not token:
+        raise typer.BadParameter("a write token is needed: --token or MOBILYTICS_TOKEN")
+    try:
+        data = doc_path.read_bytes()
+        signed, _, _ = parse_document(data)
+        release = Release.from_signed(signed)
+        checker = ArtifactVerifier(release)  # catch a mismatched pair here, before any upload
+        with artifact.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                checker.update(chunk)
+        checker.finish()
+    except OSError as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    except OtaError as e:
+        raise _fail(e) from None
+
+    def chunks():  # type: ignore[no-untyped-def]
+        with artifact.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                yield chunk
+
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        with httpx.Client(base_url=api.rstrip("/"), headers=headers, timeout=60) as client:
+            r = client.post("/releases", content=data, headers={"Content-Type": "application/json"})
+            if r.status_code == 201:
+                rid = r.json()["id"]
+                r = client.put(
+                    f"/releases/{rid}/artifact",
+                    content=chunks(),
+                    headers={
+                        "Content-Type": "application/octet-stream",
+                        "Content-Length": str(release.length),
+                    },
+                )
+    except httpx.HTTPError as e:
+        typer.secho(f"error: cannot reach {api}: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    if r.status_code >= 300:
+        try:
+            body = r.json()
+        except ValueError:
+            body = {"detail": r.text}
+        kind = f" ({body['error']})" if "error" in body else ""
+        typer.secho(
+            f"refused by the cloud{kind}, HTTP {r.status_code}: {body.get('detail')}",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(1)
+    out = r.json()
+    typer.secho(
+        f"OK release {out['id']}: v{out['version']} for {out['hardware']}/{out['model']}, "
+        f"{out['length']} bytes\n"
+        f"artifact {out['artifact_url']}\nmetadata {out['metadata_url']}",
+        fg=typer.colors.GREEN,
+    )

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, text
 
 from cloud.api import errors
 from cloud.api.deps import SessionDep
-from cloud.api.routes import campaigns, config, devices, reports, telemetry
+from cloud.api.routes import campaigns, config, deployments, devices, releases, reports, telemetry
 from cloud.campaigns import routes as campaign_world
 from cloud.core.config import Settings
 from cloud.observability.metrics import REGISTRY, FleetCollector
@@ -40,4 +40,6 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
     app.include_router(campaigns.router)
     app.include_router(reports.router)
     mount_ui(app)  # the ops pages under /ui (cloud/ui/)
+    app.include_router(releases.router)
+    app.include_router(deployments.router)
     return app

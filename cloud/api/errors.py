@@ -11,8 +11,12 @@ from cloud.exceptions import (
     AuthError,
     CloudError,
     ConfigInvalidError,
+    ConflictError,
     InvalidStateChangeError,
     NotFoundError,
+    RangeNotSatisfiableError,
+    ReleaseRejectedError,
+    ReleaseStoreError,
 )
 
 _NUL = (b"\\u0000", b"\\U0000", b"%00")
@@ -24,7 +28,8 @@ def install(app: FastAPI) -> None:
         # PostgreSQL text cannot hold NUL: refuse it in the URL or a JSON body as bad input (422)
         # instead of letting the driver fail on it deep inside a query.
         url = request.url.path.encode() + b"?" + request.url.query.encode()
-        body = await request.body() if request.method in {"POST", "PUT", "PATCH"} else b""
+        is_json = request.headers.get("content-type", "").startswith("application/json")
+        body = await request.body() if is_json and request.method in {"POST", "PUT", "PATCH"} else b""
         if "\x00" in request.url.path or any(m in url for m in _NUL) or any(m in body for m in _NUL[:2]):
             return JSONResponse(
                 {"detail": [{"loc": ["request"], "msg": "NUL characters are not accepted", "type": "value"}]},
@@ -66,6 +71,16 @@ def install(app: FastAPI) -> None:
                     },
                     status_code=422,
                 )
+            case ReleaseRejectedError():
+                return JSONResponse({"detail": exc.reason, "error": exc.error}, status_code=422)
+            case ConflictError():
+                return JSONResponse({"detail": str(exc)}, status_code=409)
+            case RangeNotSatisfiableError():
+                return JSONResponse(
+                    {"detail": str(exc)}, status_code=416, headers={"Content-Range": f"bytes */{exc.length}"}
+                )
+            case ReleaseStoreError():
+                return JSONResponse({"detail": str(exc)}, status_code=503)
         return JSONResponse({"detail": str(exc)}, status_code=500)
 
     @app.exception_handler(AnalyticsError)

@@ -26,6 +26,7 @@ from cloud.observability import metrics
 from cloud.presence.rules import Evidence, Policy, Transition
 from cloud.presence.service import apply_evidence
 from cloud.registry.models import Device, DeviceState
+from cloud.rollouts.service import observe as observe_rollouts
 from cloud.shadow.service import record_reported
 from protocol.codec import Message
 
@@ -184,6 +185,9 @@ def apply_flush(
             elif msg.type == "config_reported":
                 record_reported(session, device_id=device.id, body=msg.body, now=now)
             session.add(device)
+        session.flush()
+        live = [m for m in flush.controls if devices[m.device].state != DeviceState.RETIRED]
+        observe_rollouts(session, live, batches, now=now)  # OTA jobs: ota_status, commit evidence
         session.flush()
         conn = session.connection()
         result.ingest = ingest(conn, batches, now=now)

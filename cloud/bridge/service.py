@@ -35,6 +35,7 @@ from cloud.exceptions import BrokerUnavailableError
 from cloud.observability import metrics
 from cloud.presence.rules import Policy
 from cloud.presence.service import sweep_once
+from cloud.rollouts import service as rollouts
 from cloud.shadow.service import desired_message, unpublished
 from protocol import topics
 
@@ -189,6 +190,32 @@ class Bridge:
             for topic, payload, shadow_key in messages:
                 await link.publish(topic, payload, qos=1, retain=True)
                 await asyncio.to_thread(self._mark_published, *shadow_key)
+            await self._rollouts(link)
+
+    async def _rollouts(self, link: Link) -> None:
+        """Tick running deployments, then drain the ota/offer outbox (retained; empty = withdrawn)."""
+        offers = await asyncio.to_thread(self._rollouts_once)
+        done = []
+        for job_id, new_state, topic, payload in offers:
+            await link.publish(topic, payload, qos=1, retain=True)
+            done.append((job_id, new_state))
+        if done:
+            await asyncio.to_thread(self._mark_offers, done)
+
+    def _rollouts_once(self) -> list[tuple[int, str, str, bytes]]:
+        now = utcnow()
+        with Session(self.engine) as session:
+            rollouts.tick_due(session, now)
+            session.commit()
+        with Session(self.engine) as session:
+            offers = rollouts.offers_due(session, now=now)
+            session.rollback()
+        return offers
+
+    def _mark_offers(self, done: list[tuple[int, str]]) -> None:
+        with Session(self.engine) as session:
+            rollouts.mark_offers(session, done)
+            session.commit()
 
     def _sweep_once(self) -> list[tuple[str, bytes, tuple[str, int]]]:
         now = utcnow()

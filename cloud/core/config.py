@@ -38,6 +38,13 @@ class Settings:
     # Ingest: a flush is written in one transaction and acknowledged after its commit.
     flush_max_messages: int = 1000
     flush_interval_ms: int = 20
+    # OTA releases (cloud/releases/): a directory (the embedded default) or s3://bucket[/prefix],
+    # with s3_endpoint for an S3-compatible server other than AWS; the fleet's trusted root document
+    # that every uploaded release must verify against; the base URL devices download from.
+    releases: str = "var/releases"
+    s3_endpoint: str | None = None
+    ota_root: str = "var/ota-root.json"
+    public_url: str | None = None
     # Reads without a token: "loopback" (only when the API listens on a loopback address), "yes", "no".
     open_reads: str = "loopback"
 
@@ -85,6 +92,11 @@ class Settings:
         if self.open_reads == "loopback":
             return self.api_host in {"127.0.0.1", "::1", "localhost"}
         return self.open_reads == "yes"
+
+    @property
+    def download_base_url(self) -> str:
+        """Where devices fetch artifacts and metadata (the API's own address unless set)."""
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
 
     @property
     def presence_policy(self) -> Policy:

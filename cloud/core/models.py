@@ -15,6 +15,8 @@ from cloud.campaigns.models import (
 )
 from cloud.ingest.models import DeadLetter, TelemetryBatch, TelemetryGap, TelemetryStream, observation
 from cloud.registry.models import Device, StatusChange
+from cloud.releases.models import Release
+from cloud.rollouts.models import Deployment, Job, JobEvent
 from cloud.shadow.models import ConfigShadow
 
 __all__ = [
@@ -25,12 +27,16 @@ __all__ = [
     "CampaignAsset",
     "ConfigShadow",
     "DeadLetter",
+    "Deployment",
     "Device",
     "DeviceHistory",
     "ExposureZone",
     "InfrastructureHid",
+    "Job",
+    "JobEvent",
     "OpsSession",
     "OpsUser",
+    "Release",
     "Shipment",
     "StatusChange",
     "TelemetryBatch",

@@ -1,0 +1,138 @@
+"""One OTA job on the Pi, from offer to committed version, as ota/status reports.
+
+``Updater.take(offer)`` runs offered -> downloading -> verifying -> installing -> rebooting and ends
+with the process asking for a restart (systemd restarts the service in ``current``); after the
+restart ``Updater.start(self_test)`` runs ``Slots.boot_check`` and, if a switch is pending, the
+self-test (connect, heartbeat, confirm) within its deadline: passed -> ``succeeded`` and ``good``
+moves; failed or late -> ``current`` returns to ``good`` and the job reports ``rolled-back``.
+Every refusal of the signed metadata (ota.exceptions) is ``failed`` with the typed error as reason,
+and nothing on disk changes. ``checkpoint(name)`` is called between steps (tests kill the process
+there to cut the power).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from edge_agent.ota.fetch import download
+from edge_agent.ota.slots import Slots
+from ota.device.metadata import TrustedRoot, verify_release
+from ota.exceptions import OtaError
+from ota.keys import verify as ed25519_verify
+
+Report = Callable[..., None]
+
+
+def _nothing(_name: str) -> None:
+    return None
+
+
+class Updater:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        trusted_root: bytes,
+        hardware: str,
+        model: str,
+        report: Report,
+        self_test_s: float = 120.0,
+        checkpoint: Callable[[str], None] = _nothing,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.slots = Slots(root)
+        self.root = root
+        self.trusted = TrustedRoot.from_bytes(trusted_root, ed25519_verify)
+        self.hardware = hardware
+        self.model = model
+        self.report = report
+        self.self_test_s = self_test_s
+        self.checkpoint = checkpoint
+        self.clock = clock
+
+    @property
+    def _done_path(self) -> Path:
+        return self.root / "jobs-done.json"
+
+    def _done(self) -> list[str]:
+        try:
+            return json.loads(self._done_path.read_bytes())  # type: ignore[no-any-return]
+        except (OSError, ValueError):
+            return []
+
+    def _finish(self, job: str, state: str, **extra: object) -> str:
+        done = [*self._done()[-50:], job]
+        self._done_path.write_text(json.dumps(done))
+        self.report(job, state, **extra)
+        return state
+
+    def take(self, offer: dict) -> str:
+        """Act on an offer (at most once per job); the state it ended in ("rebooting" = restart now)."""
+        job = offer["job"]
+        if job in self._done():
+            return "ignored"
+        self.report(job, "offered")
+        try:
+            with urllib.request.urlopen(offer["metadata"], timeout=30) as r:
+                document = r.read(16385)
+            release = verify_release(
+                self.trusted,
+                document,
+                now=int(self.clock()),
+                installed_version=self.slots.current,
+                hardware=self.hardware,
+                model=self.model,
+            )
+        except OtaError as e:
+            return self._finish(job, "failed", reason=f"{type(e).__name__}: {e}"[:200])
+        except OSError as e:
+            return self._finish(job, "failed", reason=f"metadata unavailable: {e}"[:200])
+        (self.root / "download").mkdir(exist_ok=True)
+        part = self.root / "download" / f"{release.sha256}.part"
+        journal = self.root / "download" / f"{release.sha256}.journal"
+        self.report(job, "downloading", progress=0)
+        self.checkpoint("downloading")
+        try:
+            download(
+                offer["url"],
+                release,
+                part,
+                journal,
+                on_chunk=lambda n: self.checkpoint(f"chunk:{n}"),
+            )
+        except OtaError as e:
+            return self._finish(job, "failed", reason=f"{type(e).__name__}: {e}"[:200])
+        self.report(job, "verifying", progress=100)
+        self.checkpoint("verifying")
+        self.report(job, "installing")
+        self.slots.install(release.version, part)
+        part.unlink(missing_ok=True)
+        self.checkpoint("installed")
+        self.slots.switch(release.version, job=job, deadline=self.clock() + self.self_test_s)
+        self.checkpoint("switched")
+        self.report(job, "rebooting")
+        return "rebooting"
+
+    def start(self, self_test: Callable[[float], bool]) -> str:
+        """At every start: what the boot check found, then the self-test of a pending switch.
+
+        ``self_test(deadline)`` returns whether the new version connected, heartbeated and was
+        confirmed before ``deadline`` (Unix seconds)."""
+        outcome = self.slots.boot_check(self.clock())
+        if outcome.state == "rolled-back" and outcome.job:
+            return self._finish(outcome.job, "rolled-back", reason=outcome.reason)
+        if outcome.state != "confirming":
+            return outcome.state
+        assert outcome.job is not None
+        assert outcome.deadline is not None
+        self.report(outcome.job, "confirming")
+        self.checkpoint("confirming")
+        if self_test(outcome.deadline) and self.clock() <= outcome.deadline:
+            self.slots.confirm()
+            return self._finish(outcome.job, "succeeded")
+        back = self.slots.revert("self-test failed")
+        return self._finish(outcome.job, "rolled-back", reason=back.reason)

@@ -1,0 +1,96 @@
+"""Fixtures for rollouts: a fleet root with release keys, signed releases, an API on a real database.
+
+The database fixtures (`engine` on SQLite and PostgreSQL, `cloud` = a bridge on Mosquitto +
+PostgreSQL and on amqtt + SQLite) are the control plane's own, imported from tests/cloud.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from cloud.api.app import create_app
+from cloud.auth.models import Scope
+from cloud.auth.service import create_token
+from cloud.core.config import Settings
+from cloud.core.types import utcnow
+from ota import signing
+from ota.device.metadata import Release
+from ota.keys import SigningKey
+from tests.cloud.conftest import cloud, db_url, engine, pg_url  # noqa: F401  (shared fixtures)
+
+
+@dataclass
+class Fleet:
+    """A root (2 root keys, threshold 1; 2 release keys, threshold 2) and helpers to sign releases."""
+
+    root_keys: list[SigningKey]
+    release_keys: list[SigningKey]
+    root_document: bytes
+
+    def release(
+        self,
+        artifact: bytes,
+        *,
+        version: int = 2,
+        hardware: str = "esp32",
+        model: str = "esp32-wroom",
+        expires: int | None = None,
+        keys: list[SigningKey] | None = None,
+    ) -> bytes:
+        r = Release(
+            version=version,
+            expires=expires if expires is not None else int(time.time()) + 86400,
+            hardware=hardware,
+            model=model,
+            length=len(artifact),
+            sha256=hashlib.sha256(artifact).hexdigest(),
+        )
+        return signing.sign(signing.document(r), self.release_keys if keys is None else keys)
+
+
+@pytest.fixture(scope="session")
+def fleet() -> Fleet:
+    root_keys = [SigningKey.generate() for _ in range(2)]
+    release_keys = [SigningKey.generate() for _ in range(2)]
+    root = signing.make_root(
+        version=1,
+        expires=int(time.time()) + 365 * 86400,
+        roles={"root": ([k.public for k in root_keys], 1), "release": ([k.public for k in release_keys], 2)},
+    )
+    return Fleet(root_keys, release_keys, signing.sign(signing.document(root), root_keys[:1]))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fleet: Fleet) -> Settings:
+    root = tmp_path / "ota-root.json"
+    root.write_bytes(fleet.root_document)
+    return Settings(
+        api_host="0.0.0.0",
+        releases=str(tmp_path / "releases"),
+        ota_root=str(root),
+        public_url="http://127.0.0.1:8000",
+    )
+
+
+@pytest.fixture
+def tokens(engine: Engine) -> dict[str, str]:  # noqa: F811
+    with Session(engine) as s:
+        _, read = create_token(s, name="viewer", scope=Scope.READ, now=utcnow())
+        _, write = create_token(s, name="ops", scope=Scope.WRITE, now=utcnow())
+        s.commit()
+    return {"read": {"Authorization": f"Bearer {read}"}, "write": {"Authorization": f"Bearer {write}"}}  # type: ignore[dict-item]
+
+
+@pytest.fixture
+def api(engine: Engine, settings: Settings) -> Iterator[TestClient]:  # noqa: F811
+    with TestClient(create_app(engine, settings)) as client:
+        yield client

@@ -1,0 +1,63 @@
+"""`mobilytics-ota publish` against a real API server: signed data only, the cloud's verdict shown."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from cloud.api.app import create_app
+from cloud.broker.ports import free_port
+from cloud.core.config import Settings
+from ota.cli import app as ota_cli
+from tests.rollouts.conftest import Fleet
+
+
+@pytest.fixture
+def server(engine: Engine, settings: Settings) -> Iterator[str]:
+    port = free_port()
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(engine, settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    t = threading.Thread(target=srv.run, name="test.api", daemon=True)
+    t.start()
+    while not srv.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    t.join(10)
+
+
+def test_publish_uploads_and_reports_the_clouds_refusals(
+    server: str, tokens: dict, fleet: Fleet, tmp_path: Path
+) -> None:
+    token = tokens["write"]["Authorization"].split()[1]
+    artifact = tmp_path / "fw.bin"
+    artifact.write_bytes(os.urandom(70_000))
+    doc = tmp_path / "fw.bin.release.json"
+    doc.write_bytes(fleet.release(artifact.read_bytes(), version=5))
+    runner = CliRunner()
+    r = runner.invoke(ota_cli, ["publish", str(artifact), "--api", server, "--token", token])
+    assert r.exit_code == 0, r.output
+    assert "OK release 1: v5 for esp32/esp32-wroom, 70000 bytes" in r.output
+    # A second time: the cloud says the version exists.
+    r = runner.invoke(ota_cli, ["publish", str(artifact), "--api", server, "--token", token])
+    assert r.exit_code == 1
+    assert "HTTP 409" in r.output
+    # Signed by one release key where the root wants two: refused by the cloud with the OTA error.
+    doc.write_bytes(fleet.release(artifact.read_bytes(), version=6, keys=fleet.release_keys[:1]))
+    r = runner.invoke(ota_cli, ["publish", str(artifact), "--api", server, "--token", token])
+    assert r.exit_code == 1
+    assert "(ThresholdNotMet), HTTP 422" in r.output
+    # An artifact that is not the signed one never leaves the machine.
+    artifact.write_bytes(b"other bytes")
+    r = runner.invoke(ota_cli, ["publish", str(artifact), "--api", server, "--token", token])
+    assert r.exit_code == 1
+    assert "LengthMismatch" in r.output
