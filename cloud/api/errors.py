@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from cloud.analytics.exceptions import AnalyticsError
 from cloud.campaigns.exceptions import AlreadyExistsError, InvalidInputError, OverlapError
@@ -82,6 +83,15 @@ def install(app: FastAPI) -> None:
             case ReleaseStoreError():
                 return JSONResponse({"detail": str(exc)}, status_code=503)
         return JSONResponse({"detail": str(exc)}, status_code=500)
+
+    @app.exception_handler(DataError)
+    async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the request carried (an id beyond its integer range, ...):
+        # the caller's input, translated here once instead of bounding every path parameter.
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "value out of range"
+        return JSONResponse(
+            {"detail": [{"loc": ["request"], "msg": reason, "type": "value"}]}, status_code=422
+        )
 
     @app.exception_handler(AnalyticsError)
     async def _analytics_error(_request: Request, exc: AnalyticsError) -> JSONResponse:

@@ -79,9 +79,10 @@ def test_other_tenants_see_nothing(engine: Engine, api: TestClient, ops_tokens) 
         if p.startswith("/v1") or p in ("/health", "/metrics"):
             continue
         for m in methods:
-            r = api.request(
-                m.upper(), _fill(p, "boards").replace("/x", "/1"), headers=h(keys["acme"]), json={}
-            )
+            url = _fill(p, "boards").replace("/x", "/1")
+            if api.request(m.upper(), url, json={}).status_code != 401:
+                continue  # a public route (signed OTA metadata and artifacts): no key opens more of it
+            r = api.request(m.upper(), url, headers=h(keys["acme"]), json={})
             assert r.status_code == 403, (m, p, r.status_code)
     # keys are stored hashed
     with Session(engine) as s:
