@@ -8,7 +8,17 @@ from sqlalchemy import Engine, text
 
 from cloud.api import errors
 from cloud.api.deps import SessionDep
-from cloud.api.routes import config, deployments, devices, enrollments, releases, telemetry
+from cloud.api.routes import (
+    campaigns,
+    config,
+    deployments,
+    devices,
+    enrollments,
+    releases,
+    reports,
+    telemetry,
+)
+from cloud.campaigns import routes as campaign_world
 from cloud.core.config import Settings
 from cloud.identity.service import Identity
 from cloud.observability.metrics import REGISTRY, FleetCollector
@@ -39,6 +49,9 @@ def create_app(engine: Engine, settings: Settings | None = None, identity: Ident
     app.include_router(devices.router)
     app.include_router(config.router)
     app.include_router(telemetry.router)
+    app.include_router(campaign_world.router)
+    app.include_router(campaigns.router)
+    app.include_router(reports.router)
     mount_ui(app)  # the ops pages under /ui (cloud/ui/)
     app.include_router(releases.router)
     app.include_router(deployments.router)

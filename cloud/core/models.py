@@ -1,6 +1,18 @@
 """Every table of the control plane, imported in one place for migrations and `create_all` in tests."""
 
+from cloud.analytics.sql import tables as analytics_tables
 from cloud.auth.models import ApiToken, OpsSession, OpsUser
+from cloud.campaigns.models import (
+    AdSpot,
+    Asset,
+    Campaign,
+    CampaignAsset,
+    DeviceHistory,
+    ExposureZone,
+    InfrastructureHid,
+    Shipment,
+    Tenant,
+)
 from cloud.identity.models import DeviceCredential, EnrollmentEvent, EnrollmentToken
 from cloud.ingest.models import DeadLetter, TelemetryBatch, TelemetryGap, TelemetryStream, observation
 from cloud.registry.models import Device, StatusChange
@@ -9,22 +21,32 @@ from cloud.rollouts.models import Deployment, Job, JobEvent
 from cloud.shadow.models import ConfigShadow
 
 __all__ = [
+    "AdSpot",
     "ApiToken",
+    "Asset",
+    "Campaign",
+    "CampaignAsset",
     "ConfigShadow",
     "DeadLetter",
     "Deployment",
     "Device",
     "DeviceCredential",
+    "DeviceHistory",
     "EnrollmentEvent",
     "EnrollmentToken",
+    "ExposureZone",
+    "InfrastructureHid",
     "Job",
     "JobEvent",
     "OpsSession",
     "OpsUser",
     "Release",
+    "Shipment",
     "StatusChange",
     "TelemetryBatch",
     "TelemetryGap",
     "TelemetryStream",
+    "Tenant",
+    "analytics_tables",
     "observation",
 ]
