@@ -123,7 +123,6 @@ class Agent:
         self._reset_reason = self._previous_exit()
         self.exit_code = 0
         self._stop: asyncio.Event | None = None
-        self._own_batches_from: int | None = None  # the first outbox id stored by this boot
         self._heartbeat_sent = asyncio.Event()
         self._telemetry_acked = asyncio.Event()
         self._offers: asyncio.Queue[dict] = asyncio.Queue()
@@ -261,9 +260,9 @@ class Agent:
             def build(number: int) -> bytes:
                 return envelopes.encode(topics.CHANNEL_TYPE[topics.TELEMETRY], {"batch": number, **body})
 
-            stored = await self._outbox.append(len(batch), build, time.time_ns() // 1_000_000)
-            if self._own_batches_from is None:
-                self._own_batches_from = stored
+            number = await self._outbox.append(len(batch), build, time.time_ns() // 1_000_000)
+        # The producer's record of what it owes the cloud (end-to-end tests read it from the log).
+        log.debug("batch.stored", boot=envelopes.boot, batch=number, obs=len(batch))
         self._stored.set()
 
     # -- the link --------------------------------------------------------------------------------
@@ -359,8 +358,9 @@ class Agent:
                     )
             await outbox.ack([s.id for s in pending])
             after = pending[-1].id
-            if self._own_batches_from is not None and after >= self._own_batches_from:
-                self._telemetry_acked.set()  # telemetry of this boot reached the broker
+            boot = self.envelopes.boot.encode()
+            if not self._telemetry_acked.is_set() and any(boot in b.payload for b in pending):
+                self._telemetry_acked.set()  # telemetry of this boot (its envelope's boot id) is acked
 
     @property
     def fw(self) -> str:

@@ -1,12 +1,14 @@
 """The protocol v1 codec: the envelope, encode() and decode(). Shared by cloud, edge agent and firmware.
 
     decode(payload, topic=None) -> Message     any bad input raises ProtocolError, nothing else
-    encode(message) -> bytes                    validates first, compact JSON
+    encode(message, check=True) -> bytes        validates first, compact JSON
     make(type, device, boot, seq, ts, body)     a Message of this codec's version
     error_body(err, topic=None, seq=None)       the body of an "error" reply to a rejected message
 
 Checks run in the order SPEC.md ("Decoding order") fixes, so that every interpreter names the same
-error for the same input: topic, size, JSON, envelope, topic agreement, body.
+error for the same input: topic, size, JSON, envelope, topic agreement, body. Body checks live per
+direction (downlink.py, uplink.py) and load on first use, so a device, which decodes only downlink
+bodies, never holds the uplink ones in its heap.
 
 Runs unchanged on CPython 3.11 and MicroPython 1.2x: no typing, no dataclasses, no exception chaining;
 signature annotations are fine (MicroPython does not evaluate them).
@@ -16,7 +18,6 @@ The one platform difference is the JSON parser (see _parse).
 import json
 import sys
 
-from protocol import bodies
 from protocol.errors import (
     BAD_DEVICE_ID,
     BAD_FIELD,
@@ -30,16 +31,15 @@ from protocol.errors import (
     ProtocolError,
 )
 from protocol.fields import BOOT_ID, INT31, INT53, TEXT, bad, get, matches
-from protocol.topics import CHANNEL_TYPE, DOWNLINK, MAJOR, TYPE_CHANNEL, is_device_id, parse_topic
+from protocol.topics import CHANNEL_TYPE, CHANNELS, DOWNLINK, MAJOR, TYPE_CHANNEL, is_device_id, parse_topic
 from protocol.topics import topic as make_topic
 
 VERSION = "1.0"
 MAX_PAYLOAD = 65536  # bytes, any message
 MAX_DOWNLINK = 16384  # bytes, messages to devices: an ESP32 parses them in ~100 KB of heap
-MAX_OBS = bodies.MAX_OBS
-TYPES = tuple(bodies.CHECKS)
+MAX_OBS = 500  # bodies.MAX_OBS, repeated so that a device need not load bodies (a test holds them equal)
+TYPES = tuple([CHANNEL_TYPE[c] for c in CHANNELS])
 _DOWNLINK_TYPES = tuple([CHANNEL_TYPE[c] for c in DOWNLINK])
-_MICROPYTHON = sys.implementation.name == "micropython"
 
 
 class Message:
@@ -134,13 +134,16 @@ def decode(payload: bytes | bytearray | memoryview | str, topic: str | None = No
             )
     elif msg.type in _DOWNLINK_TYPES:
         _check_size(size, MAX_DOWNLINK)
-    bodies.CHECKS[msg.type](msg.body)
+    _check_body(msg.type, msg.body)
     return msg
 
 
-def encode(msg: Message) -> bytes:
+def encode(msg: Message, check: bool = True) -> bytes:
     """``msg`` as compact UTF-8 JSON; raises ProtocolError if it would not decode.
 
+    ``check=False`` skips the body check (the envelope and the size are still checked): for a sender
+    whose bodies are well-formed by construction and whose receiver decodes, hence validates, anyway,
+    e.g. a device's uplink, where the uplink checks would cost more heap than they are worth.
     Values under body keys this version does not know are passed through unchecked; on MicroPython,
     whose json.dumps writes sets and bytes as if they were JSON, the caller must keep them JSON.
     """
@@ -156,7 +159,8 @@ def encode(msg: Message) -> bytes:
         "body": msg.body,
     }
     _envelope(obj)
-    bodies.CHECKS[msg.type](msg.body)
+    if check:
+        _check_body(msg.type, msg.body)
     try:
         data = _dumps(obj).encode()
     except UnicodeError:  # a lone surrogate, which a "\ud800" escape decodes to
@@ -183,12 +187,21 @@ def error_body(err: ProtocolError, topic: str | None = None, seq: int | None = N
     return body
 
 
+def _check_body(t, body):
+    # The direction's checks are imported on first use (then it is a sys.modules lookup).
+    if t in _DOWNLINK_TYPES:
+        from protocol.downlink import CHECKS
+    else:
+        from protocol.uplink import CHECKS
+    CHECKS[t](body)
+
+
 def _check_size(size, limit):
     if size > limit:
         raise ProtocolError(TOO_LARGE, f"payload is {size} bytes, at most {limit} allowed")
 
 
-if _MICROPYTHON:
+if sys.implementation.name == "micropython":
 
     def _parse(payload):
         # MicroPython's json reads bytes directly (no decoded copy) and checks UTF-8 itself. It is laxer
@@ -203,25 +216,9 @@ if _MICROPYTHON:
     def _dumps(obj):
         return json.dumps(obj, separators=(",", ":"))
 
-else:
-
-    def _reject_constant(name):
-        raise ValueError(name + " is not JSON")
-
-    def _parse(payload):
-        # Decoding to str first: json.loads(bytes) would also accept UTF-16 and UTF-32.
-        try:
-            return json.loads(str(payload, "utf-8"), parse_constant=_reject_constant)
-        except ValueError:  # JSONDecodeError, UnicodeDecodeError, NaN/Infinity, over-long integers
-            raise ProtocolError(MALFORMED_JSON, "payload is not UTF-8 JSON")  # noqa: B904
-        except RecursionError:
-            raise ProtocolError(TOO_LARGE, "payload nests too deep to parse")  # noqa: B904
-        except MemoryError:
-            raise ProtocolError(TOO_LARGE, "payload does not fit in memory once parsed")  # noqa: B904
-
-    def _dumps(obj):
-        # UTF-8, not \u escapes: MicroPython decodes a surrogate-pair escape into two broken characters.
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+else:  # in its own module, which a device never loads
+    from protocol.strict_json import dumps as _dumps
+    from protocol.strict_json import parse as _parse
 
 
 def _envelope(obj):
@@ -236,7 +233,7 @@ def _envelope(obj):
     t = get(obj, "type", "", True)
     if type(t) is not str:
         raise bad("type", "a string")
-    if t not in bodies.CHECKS:
+    if t not in TYPE_CHANNEL:
         raise ProtocolError(UNKNOWN_TYPE, f"type {t[:32]!r} is not a protocol v1 message type", "type")
     device = get(obj, "device", "", True)
     if not is_device_id(device):

@@ -4,6 +4,9 @@ Each ``*_field`` check reads one key of a decoded JSON object, returns its value
 key is absent) and raises ProtocolError naming the field path. Field paths are only built on the error
 path, so a valid message pays for no string formatting.
 
+The list and enum checks are in uplink.py: only device -> cloud bodies have lists and closed sets of
+values, and a device, which decodes downlink bodies only, should not hold them in its heap.
+
 Why no ``re``: MicroPython's ``re`` has no counted repetition ({m,n}), and ``str.strip(charset) == ""``
 ("every character is in the set") is a C loop on both interpreters.
 """
@@ -14,9 +17,8 @@ INT31 = 2147483647  # counters and sequence numbers: fit a signed 32-bit column 
 INT53 = 9007199254740991  # timestamps and byte counts: exact in every JSON parser, JavaScript included
 
 HEX = "0123456789abcdef"
-_DIGITS = "0123456789"
-_LOWER = "abcdefghijklmnopqrstuvwxyz"
-_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Character sets are written out rather than concatenated from named parts: each module-level name is
+# a qstr a device keeps for good, and the qstr table's growth is what a 100 KB heap feels first.
 # Printable ASCII without space: URLs must arrive already percent-encoded.
 _URL_CHARS = "".join([chr(c) for c in range(33, 127)])
 
@@ -26,22 +28,22 @@ BOOT_ID = ("8 to 32 lowercase hex characters", HEX, None, 8, 32)
 SHA256 = ("64 lowercase hex characters", HEX, None, 64, 64)
 TOKEN = (
     "a token of 1 to 32 characters [a-z0-9_-] starting with [a-z0-9]",
-    _LOWER + _DIGITS + "_-",
-    _LOWER + _DIGITS,
+    "abcdefghijklmnopqrstuvwxyz0123456789_-",
+    "abcdefghijklmnopqrstuvwxyz0123456789",
     1,
     32,
 )
 IDENT = (
     "an id of 1 to 64 characters [A-Za-z0-9_.:-] starting with [A-Za-z0-9]",
-    _LOWER + _UPPER + _DIGITS + "_.:-",
-    _LOWER + _UPPER + _DIGITS,
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-",
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
     1,
     64,
 )
 VERSION = (
     "a version of 1 to 32 characters [A-Za-z0-9_.+-] starting with [A-Za-z0-9]",
-    _LOWER + _UPPER + _DIGITS + "_.+-",
-    _LOWER + _UPPER + _DIGITS,
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-",
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
     1,
     32,
 )
@@ -51,8 +53,10 @@ TOPIC_TEXT = ("a string of 1 to 256 characters", None, None, 1, 256)
 URL = ("an http:// or https:// URL of at most 512 printable ASCII characters", _URL_CHARS, None, 8, 512)
 
 MAX_DEPTH = 8  # nesting of free-form objects (config, args, result), the object itself being level 1
+MAX_CONFIG_KEYS = 128  # keys of a config or a command result
+MAX_ARGS_KEYS = 32  # keys of command arguments, an error's ref, a rejected config's error
 
-_ABSENT = object()
+ABSENT = object()  # what get() gives for an optional key that is not there
 
 
 def path_of(where, key):
@@ -61,9 +65,9 @@ def path_of(where, key):
 
 
 def get(obj, key, where, required):
-    """obj[key]; a missing required key raises missing_field, a missing optional one gives _ABSENT."""
-    value = obj.get(key, _ABSENT)
-    if value is _ABSENT and required:
+    """obj[key]; a missing required key raises missing_field, a missing optional one gives ABSENT."""
+    value = obj.get(key, ABSENT)
+    if value is ABSENT and required:
         field = path_of(where, key)
         raise ProtocolError(MISSING_FIELD, field + " is required", field)
     return value
@@ -76,7 +80,7 @@ def bad(field, what):
 
 def int_field(obj, key, lo, hi, where="body", required=True):
     value = get(obj, key, where, required)
-    if value is _ABSENT:
+    if value is ABSENT:
         return None
     # type() and not isinstance(): JSON true/false are bools, which CPython counts as ints.
     if type(value) is not int or value < lo or value > hi:
@@ -103,7 +107,7 @@ def check_str(value, syntax, field):
 
 def str_field(obj, key, syntax, where="body", required=True):
     value = get(obj, key, where, required)
-    if value is _ABSENT:
+    if value is ABSENT:
         return None
     return check_str(value, syntax, path_of(where, key))
 
@@ -115,37 +119,16 @@ def url_field(obj, key, where="body"):
     return value
 
 
-def enum_field(obj, key, allowed, where="body", required=True):
-    value = get(obj, key, where, required)
-    if value is _ABSENT:
-        return None
-    if type(value) is not str or value not in allowed:
-        raise bad(path_of(where, key), "one of " + ", ".join(allowed))
-    return value
-
-
 def object_field(obj, key, max_keys, where="body", required=True):
     """A JSON object of at most ``max_keys`` keys; its values are not checked (callers do)."""
     value = get(obj, key, where, required)
-    if value is _ABSENT:
+    if value is ABSENT:
         return None
     field = path_of(where, key)
     if type(value) is not dict:
         raise bad(field, "an object")
     if len(value) > max_keys:
         raise ProtocolError(TOO_LARGE, f"{field} has {len(value)} keys, at most {max_keys} allowed", field)
-    return value
-
-
-def list_field(obj, key, max_items, where="body", required=True):
-    value = get(obj, key, where, required)
-    if value is _ABSENT:
-        return None
-    field = path_of(where, key)
-    if type(value) is not list and type(value) is not tuple:
-        raise bad(field, "a list")
-    if len(value) > max_items:
-        raise ProtocolError(TOO_LARGE, f"{field} has {len(value)} items, at most {max_items} allowed", field)
     return value
 
 
@@ -178,3 +161,13 @@ def _walk(value, field, depth):
             raise bad(field, "made of finite numbers")
     elif not (kind is str or kind is int or kind is bool or value is None):
         raise bad(field, "made of JSON values (objects, lists, strings, numbers, true, false, null)")
+
+
+def config_field(obj, key, required=True):
+    """A configuration (config_desired, config_reported): a free-form object whose keys, the setting
+    names, are tokens so that they map onto environment variables, columns and NVS keys."""
+    config = free_field(obj, key, MAX_CONFIG_KEYS, required=required)
+    if config is not None:
+        for k in config:
+            check_str(k, TOKEN, "body.config key")
+    return config

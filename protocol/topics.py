@@ -55,7 +55,6 @@ DEVICE = "device"
 
 _ID_FIRST = "abcdefghijklmnopqrstuvwxyz0123456789"
 _ID_CHARS = _ID_FIRST + "-"
-_MAX_TOPIC = 256
 
 
 def is_device_id(value: object) -> bool:
@@ -78,8 +77,8 @@ def topic(device_id: str, channel: str, major: int = MAJOR) -> str:
 def parse_topic(value: str) -> tuple[int, str, str]:
     """``(major, device_id, channel)`` of a topic. The channel is checked against v1's only when the
     major is 1: the caller decides what to do with other majors (the codec rejects them)."""
-    if type(value) is not str or len(value) > _MAX_TOPIC:
-        raise ProtocolError(BAD_TOPIC, f"topic must be a string of at most {_MAX_TOPIC} characters", "topic")
+    if type(value) is not str or len(value) > 256:
+        raise ProtocolError(BAD_TOPIC, "topic must be a string of at most 256 characters", "topic")
     parts = value.split("/", 3)
     if len(parts) < 4 or parts[0] != ROOT:
         raise ProtocolError(BAD_TOPIC, "topic must look like mob/v1/<device id>/<channel>", "topic")

@@ -18,8 +18,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+from amqtt.broker import Broker
 
 from cloud.broker.embedded import embedded_broker
 from cloud.broker.mosquitto import MosquittoConfig
@@ -77,13 +79,24 @@ class MosquittoProcess:
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
     executable: str = "mosquitto"
+    # Further MosquittoConfig fields (tls, password_file, acl_file, allow_anonymous, plain).
+    options: dict[str, Any] = field(default_factory=dict)
     _proc: subprocess.Popen[bytes] | None = None
 
     @property
     def config(self) -> MosquittoConfig:
         return MosquittoConfig(
-            host=self.host, port=self.port, data_dir=self.workdir / "data", user=getpass.getuser()
+            host=self.host,
+            port=self.port,
+            data_dir=self.workdir / "data",
+            user=getpass.getuser(),
+            **self.options,
         )
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto re-reads its password, ACL and CRL files (issue 7's revocation path)."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGHUP)
 
     @property
     def url(self) -> str:
@@ -97,8 +110,10 @@ class MosquittoProcess:
         conf = self.config.write(self.workdir / "mosquitto.conf")
         log = self.log_path.open("ab")
         self._proc = subprocess.Popen([self.executable, "-c", str(conf)], stdout=log, stderr=log)
+        config = self.config
         try:
-            wait_for_port(self.host, self.port)
+            for port in ([self.port] if config.plain else []) + ([config.tls.port] if config.tls else []):
+                wait_for_port(self.host, port)
         except TimeoutError:
             self.stop()
             raise RuntimeError(f"mosquitto did not start; its log:\n{self.log_path.read_text()}") from None
@@ -163,9 +178,13 @@ class AmqttThread:
     MicroPython, the agent) block their thread, and the broker must keep serving meanwhile.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int | None = None, *, config: dict[str, Any] | None = None
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
+        # A whole amqtt config (e.g. cloud.broker.amqtt_auth.secure_broker_config); None: the embedded one.
+        self.config = config
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop: asyncio.Event | None = None
@@ -181,6 +200,15 @@ class AmqttThread:
         async def serve() -> None:
             self._stop = asyncio.Event()
             try:
+                if self.config is not None:
+                    broker = Broker(self.config)
+                    await broker.start()
+                    try:
+                        ready.set()
+                        await self._stop.wait()
+                    finally:
+                        await broker.shutdown()
+                    return
                 async with embedded_broker(self.host, self.port):
                     ready.set()
                     await self._stop.wait()

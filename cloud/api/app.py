@@ -8,16 +8,19 @@ from sqlalchemy import Engine, text
 
 from cloud.api import errors
 from cloud.api.deps import SessionDep
-from cloud.api.routes import config, deployments, devices, releases, telemetry
+from cloud.api.routes import config, deployments, devices, enrollments, releases, telemetry
 from cloud.core.config import Settings
+from cloud.identity.service import Identity
 from cloud.observability.metrics import REGISTRY, FleetCollector
 from cloud.ui import mount as mount_ui
 
 
-def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
+def create_app(engine: Engine, settings: Settings | None = None, identity: Identity | None = None) -> FastAPI:
     app = FastAPI(title="Mobilytics control plane", version="0.1.0")
     app.state.engine = engine
     app.state.settings = settings or Settings()
+    # Device enrollment (cloud/identity): None leaves /devices/register answering that it is off.
+    app.state.identity = identity
     errors.install(app)
     # Fleet gauges come from this app's database; process counters from the shared REGISTRY.
     fleet = CollectorRegistry(auto_describe=True)
@@ -32,6 +35,7 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
     def metrics() -> Response:
         return Response(generate_latest(REGISTRY) + generate_latest(fleet), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(enrollments.router)
     app.include_router(devices.router)
     app.include_router(config.router)
     app.include_router(telemetry.router)

@@ -16,6 +16,7 @@ from cloud.exceptions import (
     ReleaseRejectedError,
     ReleaseStoreError,
 )
+from cloud.identity.exceptions import EnrollmentError, IdentityError
 
 
 def install(app: FastAPI) -> None:
@@ -54,4 +55,11 @@ def install(app: FastAPI) -> None:
                 )
             case ReleaseStoreError():
                 return JSONResponse({"detail": str(exc)}, status_code=503)
+            case EnrollmentError():
+                # 403 with a stable reason code the provisioning CLI shows (unknown/expired/used/...).
+                return JSONResponse(
+                    {"detail": {"reason": exc.reason, "message": exc.detail}}, status_code=403
+                )
+            case IdentityError():
+                return JSONResponse({"detail": {"reason": "identity", "message": str(exc)}}, status_code=422)
         return JSONResponse({"detail": str(exc)}, status_code=500)

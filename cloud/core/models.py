@@ -1,6 +1,7 @@
 """Every table of the control plane, imported in one place for migrations and `create_all` in tests."""
 
 from cloud.auth.models import ApiToken, OpsSession, OpsUser
+from cloud.identity.models import DeviceCredential, EnrollmentEvent, EnrollmentToken
 from cloud.ingest.models import DeadLetter, TelemetryBatch, TelemetryGap, TelemetryStream, observation
 from cloud.registry.models import Device, StatusChange
 from cloud.releases.models import Release
@@ -13,6 +14,9 @@ __all__ = [
     "DeadLetter",
     "Deployment",
     "Device",
+    "DeviceCredential",
+    "EnrollmentEvent",
+    "EnrollmentToken",
     "Job",
     "JobEvent",
     "OpsSession",

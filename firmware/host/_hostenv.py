@@ -18,10 +18,6 @@ def env(name, default=None):
     return default if v is None or v == "" else v
 
 
-def flash():
-    return env("MOB_HOST_FLASH", ".")
-
-
 def _join(d, name):
     return d + "/" + name
 
@@ -62,7 +58,7 @@ def ctl_take(name):
 
 # Host-only state kept next to the flash contents (survives machine.reset()).
 def state_path(name):
-    d = _join(flash(), ".host")
+    d = _join(env("MOB_HOST_FLASH", "."), ".host")
     try:
         os.mkdir(d)
     except OSError:

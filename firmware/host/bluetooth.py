@@ -4,10 +4,13 @@
 # asynchronously like the ESP32 port (which runs the IRQ handler from the
 # scheduler): here an asyncio task owned by the scan plays that role.
 #
-# Crowd file (MOB_HOST_CROWD), one advertisement per line, '#' comments:
+# Crowd file (MOB_HOST_CROWD), one advertisement per line, in time order,
+# '#' comments:
 #   <offset_ms> <addr_type 0|1> <mac aa:bb:cc:dd:ee:ff> <rssi> [adv_data hex]
 # Offsets are from the first scan; the script loops with the period given
-# by a line "period <ms>" (default: last offset + 1000).
+# by a line "period <ms>" (default: last offset + 1000). The file is read
+# as it plays, one line at a time: on the board the crowd is in the air,
+# not in the heap, so here it costs the heap one line however big it is.
 import asyncio
 import time
 
@@ -15,32 +18,6 @@ import _hostenv
 
 _IRQ_SCAN_RESULT = 5
 _IRQ_SCAN_DONE = 6
-
-ADV_IND = 0
-
-
-def _parse_mac(s):
-    return bytes(int(p, 16) for p in s.split(":"))
-
-
-def _load(path):
-    events = []
-    period = 0
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if not line or line[0] == "#":
-                continue
-            parts = line.split()
-            if parts[0] == "period":
-                period = int(parts[1])
-                continue
-            adv = bytes.fromhex(parts[4]) if len(parts) > 4 else b"\x02\x01\x06"
-            events.append((int(parts[0]), int(parts[1]), _parse_mac(parts[2]), int(parts[3]), adv))
-    events.sort(key=lambda e: e[0])
-    if not period:
-        period = (events[-1][0] if events else 0) + 1000
-    return events, period
 
 
 class BLE:
@@ -50,16 +27,11 @@ class BLE:
         # bluetooth.BLE() is a singleton on the ports.
         if cls._instance is None:
             cls._instance = object.__new__(cls)
-            cls._instance._init()
+            cls._instance._active = False
+            cls._instance._irq = None
+            cls._instance._task = None
+            cls._instance._f = None
         return cls._instance
-
-    def _init(self):
-        self._active = False
-        self._irq = None
-        self._task = None
-        self._events = None
-        self._t0 = None
-        self._cursor = 0  # absolute index into the looped script
 
     def active(self, v=None):
         if v is None:
@@ -71,12 +43,7 @@ class BLE:
     def irq(self, handler):
         self._irq = handler
 
-    def config(self, *args, **kw):
-        if args and args[0] == "mac":
-            return (0, b"\x24\xa1\x60\xc0\xff\xef")
-        return None
-
-    def gap_scan(self, duration_ms, interval_us=1280000, window_us=11250, active=False):
+    def gap_scan(self, duration_ms, *_):  # interval_us, window_us, active: not simulated
         if duration_ms is None:
             if self._task is not None:
                 self._task.cancel()
@@ -87,11 +54,54 @@ class BLE:
             raise OSError(19)  # ENODEV, as when the controller is off
         if self._task is not None:
             raise OSError(114)  # EALREADY
-        if self._events is None:
-            path = _hostenv.env("MOB_HOST_CROWD")
-            self._events, self._period = _load(path) if path else ([], 1000)
-            self._t0 = time.ticks_ms()
+        if self._f is None:
+            self._open()
         self._task = asyncio.create_task(self._scan(duration_ms))
+
+    def _open(self):
+        # One pass for the period and whether there is anything to play.
+        self._t0 = time.ticks_ms()
+        self._round = 0
+        self._next = None
+        self._period = None
+        last = None
+        path = _hostenv.env("MOB_HOST_CROWD")
+        if path is None:
+            self._f = ()
+            return
+        self._f = open(path)
+        for line in self._f:
+            p = line.split()
+            if p and p[0] == "period":
+                self._period = int(p[1])
+            elif p and p[0][0] != "#":
+                last = int(p[0])
+        if last is None:
+            self._f.close()
+            self._f = ()
+        elif self._period is None:
+            self._period = last + 1000
+        else:
+            self._f.seek(0)
+
+    def _read(self):
+        # The next advertisement of the looped script:
+        # (at_ms since the first scan, addr_type, mac, rssi, adv_data).
+        while True:
+            line = self._f.readline()
+            if not line:
+                self._f.seek(0)
+                self._round += 1
+                continue
+            p = line.split()
+            if p and p[0] != "period" and p[0][0] != "#":
+                return (
+                    self._round * self._period + int(p[0]),
+                    int(p[1]),
+                    bytes(int(x, 16) for x in p[2].split(":")),
+                    int(p[3]),
+                    bytes.fromhex(p[4]) if len(p) > 4 else b"\x02\x01\x06",
+                )
 
     def _done(self):
         if self._irq:
@@ -99,38 +109,30 @@ class BLE:
 
     async def _scan(self, duration_ms):
         start = time.ticks_ms()
-        events = self._events
-        n = len(events)
-        # Skip what was advertised while we were not scanning.
-        while n:
-            rnd, i = divmod(self._cursor, n)
-            at = rnd * self._period + events[i][0]
-            if at >= time.ticks_diff(start, self._t0):
-                break
-            self._cursor += 1
+        if self._f:
+            # Skip what was advertised while we were not scanning.
+            if self._next is None:
+                self._next = self._read()
+            while self._next[0] < time.ticks_diff(start, self._t0):
+                self._next = self._read()
         try:
             while True:
                 now = time.ticks_diff(time.ticks_ms(), self._t0)
-                if duration_ms and time.ticks_diff(time.ticks_ms(), start) >= duration_ms:
+                left = duration_ms - time.ticks_diff(time.ticks_ms(), start) if duration_ms else 1000
+                if left <= 0:
                     break
-                if not n:
+                if not self._f:
                     await asyncio.sleep_ms(20)
                     continue
-                rnd, i = divmod(self._cursor, n)
-                at = rnd * self._period + events[i][0]
+                at, addr_type, mac, rssi, adv = self._next
                 if at > now:
-                    wait = at - now
-                    if duration_ms:
-                        left = duration_ms - time.ticks_diff(time.ticks_ms(), start)
-                        wait = min(wait, max(left, 0))
-                    await asyncio.sleep_ms(wait)
+                    await asyncio.sleep_ms(min(at - now, max(left, 0)))
                     continue
-                self._cursor += 1
-                _, addr_type, mac, rssi, adv = events[i]
+                self._next = self._read()
                 if self._irq:
                     try:
-                        data = (addr_type, memoryview(mac), ADV_IND, rssi, memoryview(adv))
-                        self._irq(_IRQ_SCAN_RESULT, data)
+                        # 0: ADV_IND
+                        self._irq(_IRQ_SCAN_RESULT, (addr_type, memoryview(mac), 0, rssi, memoryview(adv)))
                     except Exception as e:  # the port prints IRQ handler errors and scans on
                         print("bluetooth: IRQ handler raised", repr(e))
         except asyncio.CancelledError:

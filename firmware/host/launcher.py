@@ -112,6 +112,12 @@ class Board:
             self._power_cycle = True
             self._proc.kill()
 
+    def terminate(self) -> None:
+        """Ask the running boot to end and boot no more; does not wait (safe in a signal handler)."""
+        self._stopping = True
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+
     def stop(self) -> None:
         self._stopping = True
         if self._proc is not None and self._proc.poll() is None:
@@ -149,7 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heap", default=HEAP)
     args = ap.parse_args(argv)
     board = Board(flash=args.flash, code=args.code, crowd=args.crowd, nmea=args.nmea, heap=args.heap)
-    return board.run()
+    # Whoever runs the launcher (a shell, the demo fleet's supervisor) stops the board with it: without
+    # this, SIGTERM ended the launcher and left MicroPython running on its own.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: board.terminate())
+    rc = board.run()
+    return 0 if board._stopping else rc
 
 
 if __name__ == "__main__":

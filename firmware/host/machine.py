@@ -2,6 +2,9 @@
 # Not shipped. reset() really ends the program with RESET_EXIT_CODE; the
 # launcher (firmware/host/launcher.py) starts it again on the same flash dir,
 # and the next boot's reset_cause() tells what happened, as on the chip.
+# Only what the firmware uses (the ESP32's is C, outside the heap; this one
+# is loaded into the firmware's heap, so it stays small): reset, reset_cause,
+# unique_id, WDT, UART. No RTC: hal keeps the host's clock.
 import os
 import sys
 import time
@@ -20,22 +23,18 @@ RESET_EXIT_CODE = 75
 _cause = None
 
 
-def _load_cause():
-    global _cause
-    p = _hostenv.state_path("reset_cause")
-    try:
-        with open(p) as f:
-            _cause = int(f.read())
-        os.remove(p)
-    except (OSError, ValueError):
-        # No note left by a previous run: the process was started (or killed
-        # and started again), which on the chip is a power-on.
-        _cause = PWRON_RESET
-
-
 def reset_cause():
+    global _cause
     if _cause is None:
-        _load_cause()
+        p = _hostenv.state_path("reset_cause")
+        try:
+            with open(p) as f:
+                _cause = int(f.read())
+            os.remove(p)
+        except (OSError, ValueError):
+            # No note left by a previous run: the process was started (or
+            # killed and started again), which on the chip is a power-on.
+            _cause = PWRON_RESET
     return _cause
 
 
@@ -52,21 +51,9 @@ def reset():
     _restart(SOFT_RESET)
 
 
-def soft_reset():
-    _restart(SOFT_RESET)
-
-
 def unique_id():
     uid = _hostenv.env("MOB_HOST_UID", "24a160c0ffee")
     return bytes(int(uid[i : i + 2], 16) for i in range(0, len(uid), 2))
-
-
-def freq(hz=None):
-    return 240000000
-
-
-def idle():
-    time.sleep_ms(1)
 
 
 class WDT:
@@ -82,26 +69,6 @@ class WDT:
         self._last = now
         if _hostenv.ctl_take("reset") or late:
             _restart(WDT_RESET)
-
-
-class Pin:
-    IN = 1
-    OUT = 3
-
-    def __init__(self, id, mode=-1, value=None):
-        self.id = id
-        self._v = value or 0
-
-    def value(self, v=None):
-        if v is None:
-            return self._v
-        self._v = v
-
-    def on(self):
-        self._v = 1
-
-    def off(self):
-        self._v = 0
 
 
 class UART:
@@ -136,11 +103,3 @@ class UART:
         if time.ticks_diff(time.ticks_ms(), self._next) > 1000:
             self._next = time.ticks_ms()  # don't burst after a stall
         return line
-
-    def read(self, n=-1):
-        return self.readline()
-
-    def deinit(self):
-        if self._f:
-            self._f.close()
-            self._f = None

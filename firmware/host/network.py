@@ -8,22 +8,17 @@ import time
 import _hostenv
 
 STA_IF = 0
-AP_IF = 1
 
 STAT_IDLE = 1000
 STAT_CONNECTING = 1001
 STAT_GOT_IP = 1010
 STAT_NO_AP_FOUND = 201
-STAT_WRONG_PASSWORD = 202
-
-_ASSOC_MS = 300
 
 
 class WLAN:
-    def __init__(self, interface_id=STA_IF):
+    def __init__(self, *_):  # the interface: STA_IF, the only one simulated
         self._active = False
         self._since = None
-        self._ssid = None
 
     def active(self, v=None):
         if v is None:
@@ -35,11 +30,7 @@ class WLAN:
     def connect(self, ssid=None, key=None, **kw):
         if not self._active:
             raise OSError("Wifi Not Started")
-        self._ssid = ssid
         self._since = time.ticks_ms()
-
-    def disconnect(self):
-        self._since = None
 
     def status(self, param=None):
         if param == "rssi":
@@ -52,19 +43,9 @@ class WLAN:
             # The station keeps trying; it reconnects once the AP is back.
             self._since = time.ticks_ms()
             return STAT_NO_AP_FOUND
-        if time.ticks_diff(time.ticks_ms(), self._since) < _ASSOC_MS:
+        if time.ticks_diff(time.ticks_ms(), self._since) < 300:  # association
             return STAT_CONNECTING
         return STAT_GOT_IP
 
     def isconnected(self):
         return self.status() == STAT_GOT_IP
-
-    def ifconfig(self, cfg=None):
-        return ("127.0.0.1", "255.0.0.0", "127.0.0.1", "127.0.0.1")
-
-    def config(self, *args, **kw):
-        if args and args[0] == "mac":
-            return b"\x24\xa1\x60\xc0\xff\xee"
-        if args and args[0] == "ssid":
-            return self._ssid
-        return None

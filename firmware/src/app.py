@@ -14,11 +14,9 @@ import sys
 import time
 
 import ble
-import commands
 import flash
 import gps
 import hal
-import heartbeat
 import identity
 import mqtt
 import privacy
@@ -33,16 +31,15 @@ from protocol import codec, topics
 from protocol.errors import ProtocolError
 
 # Connection states (the uplink's).
-WAIT_WIFI = const(0)
-CONNECTING = const(1)
-CONNECTED = const(2)
-BACKOFF = const(3)
-STATE_NAMES = ("wait_wifi", "connecting", "connected", "backoff")
+_WAIT_WIFI = const(0)
+_CONNECTING = const(1)
+_CONNECTED = const(2)
+_BACKOFF = const(3)
 
 _WDT_MS = const(60000)
 _IDLE_MS = const(100)
 _MAX_CMDS = const(4)  # commands waiting to run; more are refused
-_CAPS = ["ble", "gps", "store", "cmd"]
+_CAPS = ("ble", "gps", "store", "cmd")
 
 
 def log(*args):
@@ -55,7 +52,7 @@ class Node:
         self.reset_cause = hal.reset_cause()
         self.env = Envelopes(ident.device_id, new_boot_id(), self._ts)
         self.config = shadow.Shadow()
-        self.cmds = commands.Commands()
+        self.cmds = None  # commands.Commands, loaded with the first command
         self.outbox = Outbox("outbox", ident.outbox_max)
         self.hasher = privacy.Hasher(ident.fleet_key, self.config["rotation_s"])
         self.gps = gps.Parser(time.ticks_ms, time.ticks_diff)
@@ -64,10 +61,10 @@ class Node:
         self.batch_opened = None
         self.batch_period = None
         self.wifi = hal.Wifi()
-        self.state = WAIT_WIFI
+        self.state = _WAIT_WIFI
         self.started = time.ticks_ms()
-        self.heap_min_free = hal.mem_free()
-        self.heap_peak = hal.mem_alloc()
+        self.heap_min_free = 1 << 30  # both sampled right after gc.collect() (watch, batches)
+        self.heap_peak = 0
         self.sent = 0  # telemetry messages acknowledged this boot
         self._desired = None  # the latest config/desired payload (one kept)
         self._cmds = []  # command payloads waiting, at most _MAX_CMDS
@@ -85,8 +82,8 @@ class Node:
 
     def _heap(self):
         # Sampled right after gc.collect(): live data, not garbage.
-        free = hal.mem_free()
-        used = hal.mem_alloc()
+        free = gc.mem_free()
+        used = gc.mem_alloc()
         if free < self.heap_min_free:
             self.heap_min_free = free
         if used > self.heap_peak:
@@ -101,7 +98,7 @@ class Node:
             if not hal.clock_ok():
                 await asyncio.sleep_ms(1000)  # no telemetry without wall-clock time
                 continue
-            window.done = False
+            window.start()
             t_start = hal.now_ms()
             scan_ms = self.config["scan_ms"]
             scanner.start(scan_ms)
@@ -146,9 +143,9 @@ class Node:
         if not len(self.batch):
             return
         body = self.batch.body(self.batch_no)
-        fx = self.gps.fix
-        if self.gps.position()[0] is not None:
-            body["gps"] = [[0, fx.lat_e6, fx.lon_e6, fx.speed_cm_s, fx.quality]]
+        g = self.gps
+        if g.position()[0] is not None:
+            body["gps"] = ((0, g.lat_e6, g.lon_e6, g.speed_cm_s, g.quality),)
         data = None
         for _ in range(2):
             gc.collect()  # encoding needs a few KB in one piece
@@ -185,8 +182,8 @@ class Node:
                 if not line:
                     break
                 self.gps.feed(line)
-            if not hal.clock_ok() and self.gps.fix.epoch_s:
-                hal.set_clock(self.gps.fix.epoch_s)  # no NTP yet: trust the satellites
+            if not hal.clock_ok() and self.gps.epoch_s:
+                hal.set_clock(self.gps.epoch_s)  # no NTP yet: trust the satellites
             await asyncio.sleep_ms(200)
 
     # -- uplink: one MQTT connection at a time, reconnect with backoff ------
@@ -208,7 +205,7 @@ class Node:
                 log("bad error message:", e.code)
 
     async def _wifi(self):
-        self.state = WAIT_WIFI
+        self.state = _WAIT_WIFI
         self.wifi.connect(self.ident.ssid, self.ident.psk)
         for _ in range(100):
             if self.wifi.isconnected():
@@ -224,7 +221,7 @@ class Node:
         while True:
             if not self.wifi.isconnected() and not await self._wifi():
                 continue
-            self.state = CONNECTING
+            self.state = _CONNECTING
             _, will = self.env.seal("status", {"state": "offline", "reason": "connection_lost"})
             client = mqtt.MQTTClient(
                 ident.device_id,
@@ -246,10 +243,22 @@ class Node:
                     await client.subscribe(t, 1)
                 _, m = self.env.seal("status", {"state": "online"})
                 await client.publish(t_status, m, True, 1)
-                _, m = self.env.seal("hello", self._hello())
+                v = sys.implementation.version
+                _, m = self.env.seal(
+                    "hello",
+                    {
+                        "hw": "esp32",
+                        "fw": VERSION,
+                        "heartbeat_s": self.config["heartbeat_s"],
+                        "caps": _CAPS,
+                        "versions": {"micropython": "%d.%d.%d" % (v[0], v[1], v[2])},
+                        "reset": self.reset_cause,
+                        "config_version": self.config.version,
+                    },
+                )
                 await client.publish(self.topic(topics.HELLO), m, False, 1)
                 m = None
-                self.state = CONNECTED
+                self.state = _CONNECTED
                 log("connected to", ident.host, ident.port)
                 backoff.reset()
                 await self._session(client)
@@ -257,21 +266,9 @@ class Node:
                 log("connection lost:", e.reason, e.code, e.pid)
             finally:
                 client.close()
-            self.state = BACKOFF
+            self.state = _BACKOFF
             gc.collect()
             await asyncio.sleep_ms(backoff.next_ms())
-
-    def _hello(self):
-        v = sys.implementation.version
-        return {
-            "hw": "esp32",
-            "fw": VERSION,
-            "heartbeat_s": self.config["heartbeat_s"],
-            "caps": _CAPS,
-            "versions": {"micropython": "%d.%d.%d" % (v[0], v[1], v[2])},
-            "reset": self.reset_cause,
-            "config_version": self.config.version,
-        }
 
     async def _session(self, client):
         next_hb = time.ticks_ms()
@@ -289,7 +286,12 @@ class Node:
                 interval = self.config["heartbeat_s"]
                 _, m = self.env.seal("heartbeat", self._heartbeat(interval))
                 await client.publish(self.topic(topics.HEARTBEAT), m, False, 0)
-                self._stats()
+                ob = self.outbox
+                # A console line for the bench and the field technician's serial log.
+                log(
+                    "stats heap_peak=%d heap_min_free=%d sent=%d outbox=%d dropped=%d"
+                    % (self.heap_peak, self.heap_min_free, self.sent, ob.depth(), ob.dropped)
+                )
                 next_hb = time.ticks_add(time.ticks_ms(), interval * 1000)
                 continue
             item = self.outbox.peek()
@@ -331,6 +333,10 @@ class Node:
         except ProtocolError as e:
             log("bad command:", e.code)
             return
+        import commands  # commands are rare: loaded with the first one
+
+        if self.cmds is None:
+            self.cmds = commands.Commands()
         status = self.cmds.admit(cmd, hal.now_ms())
         if status == "duplicate":
             return
@@ -358,31 +364,29 @@ class Node:
         hal.reset()
 
     def _heartbeat(self, interval):
-        return heartbeat.body(
-            time.ticks_diff(time.ticks_ms(), self.started) // 1000,
-            interval,
-            self.wifi.rssi(),
-            hal.mem_free(),
-            flash.free_bytes(),
-            self.outbox.depth(),
-            self.outbox.dropped,
-            self.gps.quality(),
-            self.reset_cause,
-            VERSION,
-            self.config.version,
-        )
-
-    def _stats(self):
-        # A console line for the bench and the field technician's serial log.
-        log(
-            "stats heap_peak=%d heap_min_free=%d sent=%d outbox=%d dropped=%d"
-            % (self.heap_peak, self.heap_min_free, self.sent, self.outbox.depth(), self.outbox.dropped)
-        )
+        # The heartbeat body (SPEC 5.2); rssi is left out while the link
+        # reports none (the field is -127..0 when present).
+        b = {
+            "uptime_s": time.ticks_diff(time.ticks_ms(), self.started) // 1000,
+            "interval_s": interval,
+            "free_mem": gc.mem_free(),
+            "free_disk": flash.free_bytes(),
+            "outbox": self.outbox.depth(),
+            "dropped": self.outbox.dropped,
+            "gps_fix": self.gps.quality if self.gps.position()[0] is not None else 0,
+            "reset": self.reset_cause,
+            "fw": VERSION,
+            "config_version": self.config.version,
+        }
+        rssi = self.wifi.rssi()
+        if rssi is not None:
+            b["rssi"] = rssi
+        return b
 
     # -- watch: watchdog, heap low-water mark -------------------------------
 
     async def watch(self):
-        wdt = hal.Watchdog(_WDT_MS)
+        wdt = hal.watchdog(_WDT_MS)
         while True:
             wdt.feed()
             gc.collect()

@@ -2,6 +2,10 @@
 # records (address, type, strongest RSSI, first tick) in a bounded table; the
 # scan task turns the table into observations after the window. A phone
 # advertising many times in a window is one sighting.
+#
+# A sighting is one small int (no list per address): ms since the window
+# started << 9 | (rssi + 128) << 1 | addr_type. It stays a small int on the
+# ESP32 (31 bits) for windows up to 60 s (+ the 2 s grace).
 import time
 
 from micropython import const
@@ -12,9 +16,15 @@ _MAX_SIGHTINGS = const(64)
 class Window:
     def __init__(self, max_sightings=_MAX_SIGHTINGS):
         self.max = max_sightings
-        self.seen = {}  # addr bytes -> [addr_type, rssi, ticks_ms]
+        self.seen = {}  # addr bytes -> packed sighting
         self.overflow = 0  # addresses not recorded because the table was full
         self.done = False
+        self.t0 = time.ticks_ms()
+
+    def start(self):
+        # A new window begins (the table was drained after the last one).
+        self.done = False
+        self.t0 = time.ticks_ms()
 
     def on_adv(self, addr_type, addr, rssi):
         # IRQ context: no hashing here, one small allocation at most.
@@ -25,11 +35,12 @@ class Window:
                 self.overflow += 1
                 return
             try:
-                self.seen[addr] = [addr_type, rssi, time.ticks_ms()]
+                dt = time.ticks_diff(time.ticks_ms(), self.t0)
+                self.seen[addr] = dt << 9 | (rssi + 128) << 1 | addr_type & 1
             except MemoryError:
                 self.overflow += 1  # counted, like a full table
-        elif rssi > s[1]:
-            s[1] = rssi
+        elif rssi + 128 > (s >> 1 & 0xFF):
+            self.seen[addr] = s & ~0x1FE | (rssi + 128) << 1
 
     def on_done(self):
         self.done = True
@@ -40,4 +51,4 @@ class Window:
         self.seen = {}
         for addr in seen:
             s = seen[addr]
-            yield addr, s[0], s[1], s[2]
+            yield addr, s & 1, (s >> 1 & 0xFF) - 128, time.ticks_add(self.t0, s >> 9)

@@ -12,15 +12,15 @@ def new_boot_id():
 
 
 class Envelopes:
-    def __init__(self, device, boot, clock_ms):
+    def __init__(self, device, boot, ts):
         self.device = device
         self.boot = boot
         self.seq = -1  # the first message is seq 0
-        self._clock = clock_ms
+        self.ts = ts  # () -> envelope ts, ms
 
     def seal(self, type, body):
         # -> (seq, encoded bytes). codec.encode validates: a body this
         # firmware builds wrong raises ProtocolError here, not in the cloud.
         self.seq += 1
-        msg = codec.make(type, self.device, self.boot, self.seq, self._clock(), body)
-        return self.seq, codec.encode(msg)
+        msg = codec.make(type, self.device, self.boot, self.seq, self.ts(), body)
+        return self.seq, codec.encode(msg, False)

@@ -58,9 +58,11 @@ def _days(y, m, d):
     return era * 146097 + doe - 719468
 
 
-class Fix:
-    # The last good position, with the ticks_ms it was seen at.
-    def __init__(self):
+class Parser:
+    # Holds the last good fix, with the ticks_ms it was seen at (`at`).
+    def __init__(self, ticks_ms, ticks_diff):
+        self._ticks = ticks_ms
+        self._diff = ticks_diff
         self.lat_e6 = None
         self.lon_e6 = None
         self.sats = 0
@@ -68,15 +70,7 @@ class Fix:
         self.speed_cm_s = 0
         self.at = None
         self.epoch_s = None  # UTC from the last valid RMC
-
-
-class Parser:
-    def __init__(self, ticks_ms, ticks_diff):
-        self._ticks = ticks_ms
-        self._diff = ticks_diff
-        self.fix = Fix()
-        self.sentences = 0
-        self.bad = 0
+        self.bad = 0  # sentences refused (checksum, syntax)
 
     def feed(self, line):
         # One sentence (bytes, with or without CRLF). True if it was used.
@@ -96,16 +90,14 @@ class Parser:
         except ValueError:
             self.bad += 1
             return False
-        if used:
-            self.sentences += 1
         return used
 
     def _gga(self, f):
-        self.fix.quality = int(f[6] or b"0")
-        if not self.fix.quality:
+        self.quality = int(f[6] or b"0")
+        if not self.quality:
             return False  # no fix
         self._set(_coord_e6(f[2], f[3], 2), _coord_e6(f[4], f[5], 3))
-        self.fix.sats = int(f[7] or b"0")
+        self.sats = int(f[7] or b"0")
         return True
 
     def _rmc(self, f):
@@ -115,25 +107,20 @@ class Parser:
         if len(t) >= 6 and len(d) == 6:
             yy = int(d[4:6])
             day = _days(yy + (2000 if yy < 80 else 1900), int(d[2:4]), int(d[0:2]))
-            self.fix.epoch_s = day * 86400 + int(t[0:2]) * 3600 + int(t[2:4]) * 60 + int(t[4:6])
-        self.fix.speed_cm_s = _knots_to_cm_s(f[7])
+            self.epoch_s = day * 86400 + int(t[0:2]) * 3600 + int(t[2:4]) * 60 + int(t[4:6])
+        self.speed_cm_s = _knots_to_cm_s(f[7])
         self._set(_coord_e6(f[3], f[4], 2), _coord_e6(f[5], f[6], 3))
         return True
 
     def _set(self, lat, lon):
         if lat is None or lon is None:
             return
-        self.fix.lat_e6 = lat
-        self.fix.lon_e6 = lon
-        self.fix.at = self._ticks()
-
-    def quality(self):
-        # GGA fix quality now (0 when the last fix is too old).
-        return self.fix.quality if self.position()[0] is not None else 0
+        self.lat_e6 = lat
+        self.lon_e6 = lon
+        self.at = self._ticks()
 
     def position(self):
         # (lat_e6, lon_e6) of a fix younger than 10 s, else (None, None).
-        fx = self.fix
-        if fx.at is None or self._diff(self._ticks(), fx.at) > _FIX_MAX_AGE_MS:
+        if self.at is None or self._diff(self._ticks(), self.at) > _FIX_MAX_AGE_MS:
             return None, None
-        return fx.lat_e6, fx.lon_e6
+        return self.lat_e6, self.lon_e6

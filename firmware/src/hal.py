@@ -1,6 +1,7 @@
 # Hardware layer: the only module that imports machine, network, bluetooth
 # and esp32. On the host those are the stand-ins of firmware/host/.
-import gc
+# Kept thin (every function and class costs heap): where the port's object
+# already has the interface the node needs (WDT.feed), it is returned as is.
 import time
 
 import bluetooth
@@ -29,10 +30,6 @@ def reset_cause():
 
 def reset():
     machine.reset()
-
-
-def uid():
-    return "".join("%02x" % b for b in machine.unique_id())
 
 
 def now_ms():
@@ -68,20 +65,9 @@ def set_clock(epoch_s):
     rtc.datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
 
 
-def mem_free():
-    return gc.mem_free()
-
-
-def mem_alloc():
-    return gc.mem_alloc()
-
-
-class Watchdog:
-    def __init__(self, timeout_ms):
-        self._wdt = machine.WDT(timeout=timeout_ms)
-
-    def feed(self):
-        self._wdt.feed()
+def watchdog(timeout_ms):
+    # -> the port's WDT; feed() it at least every timeout_ms.
+    return machine.WDT(timeout=timeout_ms)
 
 
 class Wifi:
@@ -108,27 +94,28 @@ class Scanner:
     # IRQ (scheduler) context: it must be short and must not keep the
     # memoryviews; on_done() when the scan window ends.
     def __init__(self, on_adv, on_done):
-        self._on_adv = on_adv
-        self._on_done = on_done
-        self._ble = bluetooth.BLE()
-        self._ble.active(True)
-        self._ble.irq(self._irq)
+        self.on_adv = on_adv
+        self.on_done = on_done
+        self.ble = bluetooth.BLE()
+        self.ble.active(True)
+        self.ble.irq(self.irq)
 
-    def _irq(self, event, data):
+    def irq(self, event, data):
         if event == _IRQ_SCAN_RESULT:
             addr_type, addr, adv_type, rssi, adv_data = data
-            self._on_adv(addr_type, addr, rssi)
+            self.on_adv(addr_type, addr, rssi)
         elif event == _IRQ_SCAN_DONE:
-            self._on_done()
+            self.on_done()
 
     def start(self, duration_ms):
         # Passive scan, 30 ms window every 100 ms: catches ~all phones, which
         # advertise every 100-1000 ms, at a fraction of the radio time.
-        self._ble.gap_scan(duration_ms, 100000, 30000, False)
+        self.ble.gap_scan(duration_ms, 100000, 30000, False)
 
     def stop(self):
-        self._ble.gap_scan(None)
+        self.ble.gap_scan(None)
 
 
-def gps_uart(uart_id=2, baudrate=9600, rx=16, tx=17):
-    return machine.UART(uart_id, baudrate=baudrate, rx=rx, tx=tx, rxbuf=1024)
+def gps_uart():
+    # UART2 on GPIO16/17 at the receiver's 9600 baud.
+    return machine.UART(2, baudrate=9600, rx=16, tx=17, rxbuf=1024)

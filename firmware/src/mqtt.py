@@ -77,14 +77,14 @@ def connect_packet(client_id, keepalive, clean=True, user=None, password=None, w
     return _packet(_CONNECT, head + payload)
 
 
-def publish_packet(topic, msg, qos=0, retain=False, pid=0, dup=False):
+def publish_head(topic, n, qos=0, retain=False, pid=0, dup=False):
+    # A PUBLISH up to its payload of n bytes: the client writes the payload
+    # after it, so a message is never copied into a packet.
     first = _PUBLISH | qos << 1 | (1 if retain else 0) | (0x08 if dup else 0)
-    body = _str(topic)
+    head = _str(topic)
     if qos:
-        body += bytes((pid >> 8, pid & 0xFF))
-    if isinstance(msg, str):
-        msg = msg.encode()
-    return _packet(first, body + msg)
+        head += bytes((pid >> 8, pid & 0xFF))
+    return bytes((first,)) + _varlen(len(head) + n) + head
 
 
 def subscribe_packet(pid, topic, qos=1):
@@ -167,21 +167,15 @@ class MQTTClient:
         self._s = None
         self._pid = 0
         self._acks = {}  # pid -> Event, at most _MAX_INFLIGHT + 1 entries
-        self._granted = {}  # pid -> SUBACK return code
+        self._granted = 0x80  # the last SUBACK's return code (one SUBSCRIBE at a time)
         self._tasks = ()
         self.error = None  # MQTTError that ended the connection
-        self.dead = None
         self.session_present = False
         self._rx = 0
         self.retransmits = 0
 
-    def _next_pid(self):
-        self._pid = self._pid % 65535 + 1
-        return self._pid
-
     async def connect(self, clean=True, timeout_ms=10000):
         self.error = None
-        self.dead = asyncio.Event()
         try:
             if self.ssl:
                 c = self._open(self.host, self.port, ssl=self.ssl)
@@ -224,8 +218,6 @@ class MQTTClient:
         self._close_stream()
         for ev in self._acks.values():
             ev.set()
-        if self.dead is not None:
-            self.dead.set()
 
     def close(self):
         for t in self._tasks:
@@ -243,14 +235,13 @@ class MQTTClient:
                 pass
         self.close()
 
-    def _check(self):
+    async def _send(self, head, payload=None):
         if self.error is not None:
             raise self.error
-
-    async def _send(self, pkt):
-        self._check()
         try:
-            self._s.write(pkt)
+            self._s.write(head)
+            if payload is not None:
+                self._s.write(payload)
             await self._s.drain()
         except OSError as e:
             err = MQTTError("send failed: %r" % (e,))
@@ -261,17 +252,20 @@ class MQTTClient:
         # QoS 1 returns once the broker's PUBACK arrived, resending with DUP
         # every retry_ms; after `retries` resends the connection is declared
         # dead (MQTTError with the pid).
+        if isinstance(msg, str):
+            msg = msg.encode()
         if not qos:
-            await self._send(publish_packet(topic, msg, 0, retain))
+            await self._send(publish_head(topic, len(msg), 0, retain), msg)
             return 0
         while len(self._acks) >= _MAX_INFLIGHT:
             await asyncio.sleep_ms(5)
-            self._check()
-        pid = self._next_pid()
+            if self.error is not None:
+                raise self.error
+        self._pid = pid = self._pid % 65535 + 1
         ev = asyncio.Event()
         self._acks[pid] = ev
         try:
-            await self._send(publish_packet(topic, msg, 1, retain, pid))
+            await self._send(publish_head(topic, len(msg), 1, retain, pid), msg)
             for attempt in range(self.retries + 1):
                 try:
                     await asyncio.wait_for_ms(ev.wait(), self.retry_ms)
@@ -279,9 +273,10 @@ class MQTTClient:
                     if attempt == self.retries:
                         break
                     self.retransmits += 1
-                    await self._send(publish_packet(topic, msg, 1, retain, pid, dup=True))
+                    await self._send(publish_head(topic, len(msg), 1, retain, pid, True), msg)
                     continue
-                self._check()
+                if self.error is not None:
+                    raise self.error
                 return pid
             err = MQTTError("no PUBACK", pid=pid)
             self._fail(err)
@@ -290,7 +285,9 @@ class MQTTClient:
             self._acks.pop(pid, None)
 
     async def subscribe(self, topic, qos=1, timeout_ms=10000):
-        pid = self._next_pid()
+        # One at a time: the SUBACK's code is kept in _granted.
+        self._granted = 0x80
+        self._pid = pid = self._pid % 65535 + 1
         ev = asyncio.Event()
         self._acks[pid] = ev
         try:
@@ -299,8 +296,9 @@ class MQTTClient:
                 await asyncio.wait_for_ms(ev.wait(), timeout_ms)
             except asyncio.TimeoutError:
                 raise MQTTError("no SUBACK", pid=pid)
-            self._check()
-            granted = self._granted.pop(pid, 0x80)
+            if self.error is not None:
+                raise self.error
+            granted = self._granted
             if granted == 0x80:
                 raise MQTTError("subscription refused", code=granted, pid=pid)
             return granted
@@ -314,13 +312,20 @@ class MQTTClient:
                 self._rx = time.ticks_ms()
                 kind = first & 0xF0
                 if kind == _PUBLISH:
-                    await self._on_publish(first, body)
+                    qos = first >> 1 & 3
+                    n = body[0] << 8 | body[1]
+                    i = 2 + n + (2 if qos else 0)
+                    if self.on_message is not None:
+                        # A view of the payload, not a copy: on_message keeps what it needs.
+                        self.on_message(body[2 : 2 + n].decode(), memoryview(body)[i:], bool(first & 1))
+                    if qos == 1:
+                        await self._send(puback_packet(body[i - 2] << 8 | body[i - 1]))
                 elif kind == _PUBACK or kind == _SUBACK:
                     pid = body[0] << 8 | body[1]
                     ev = self._acks.get(pid)
                     if ev is not None:
                         if kind == _SUBACK:
-                            self._granted[pid] = body[2] if len(body) > 2 else 0x80
+                            self._granted = body[2] if len(body) > 2 else 0x80
                         ev.set()
                 elif kind == _PINGRESP:
                     pass
@@ -330,22 +335,10 @@ class MQTTClient:
             raise
         except MQTTError as e:
             self._fail(e)
-        except (OSError, EOFError, IndexError) as e:
+        except (OSError, EOFError, IndexError, MemoryError) as e:
+            # MemoryError: a packet the heap cannot hold; the connection
+            # fails (and is made again) rather than the reader dying.
             self._fail(MQTTError("receive failed: %r" % (e,)))
-
-    async def _on_publish(self, first, body):
-        qos = first >> 1 & 3
-        n = body[0] << 8 | body[1]
-        topic = body[2 : 2 + n].decode()
-        i = 2 + n
-        pid = 0
-        if qos:
-            pid = body[i] << 8 | body[i + 1]
-            i += 2
-        if self.on_message is not None:
-            self.on_message(topic, body[i:], bool(first & 1))
-        if qos == 1:
-            await self._send(puback_packet(pid))
 
     async def _pinger(self):
         # A PINGREQ every keepalive/2; no packet from the broker for 1.5 x

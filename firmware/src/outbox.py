@@ -9,8 +9,6 @@ import os
 
 import flash
 
-_STATE = "state.json"
-
 
 class Outbox:
     def __init__(self, root, capacity=64):
@@ -19,14 +17,14 @@ class Outbox:
         self.dropped = 0  # observations discarded this boot (ring full)
         self.dropped_batches = 0
         flash.makedirs(root)
-        self.next = flash.load(self._p(_STATE), {}).get("next", 0)
+        self.next = flash.load(self._p("state.json"), {}).get("next", 0)
         self.head = None  # oldest index stored
         self.tail = None  # newest
         for name in os.listdir(root):
             if name.endswith(".tmp"):
                 os.remove(self._p(name))  # a write cut by a reset
                 continue
-            if name == _STATE:
+            if name == "state.json":
                 continue
             n = int(name)
             if self.head is None or n < self.head:
@@ -63,7 +61,7 @@ class Outbox:
         while self.tail - self.head + 1 > self.capacity:
             self._drop(self.head)
             self.head += 1
-        flash.save(self._p(_STATE), {"next": self.next})
+        flash.save(self._p("state.json"), {"next": self.next})
         return n
 
     def _drop(self, n):

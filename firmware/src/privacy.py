@@ -10,7 +10,6 @@ import hashlib
 from micropython import const
 
 _BLOCK = const(64)
-_LABEL = b"mob-id-v1:"
 
 
 def _pads(key):
@@ -50,7 +49,7 @@ class Hasher:
             self._pads = None
 
     def period_key(self, period):
-        return hmac_sha256(self._fleet, _LABEL + str(period).encode())
+        return hmac_sha256(self._fleet, b"mob-id-v1:" + str(period).encode())
 
     def hid(self, mac, ts_s):
         period = ts_s // self.rotation_s

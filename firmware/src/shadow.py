@@ -21,16 +21,12 @@ SCHEMA = {
 INVALID = "invalid_config"
 
 
-class Invalid(Exception):
-    pass
-
-
 def defaults():
     return {k: SCHEMA[k][2] for k in SCHEMA}
 
 
 def validate(config):
-    # -> the full config (defaults for what is absent); raises Invalid.
+    # -> the full config (defaults for what is absent); raises ValueError.
     values = defaults()
     for k in config:
         if k not in SCHEMA:
@@ -38,7 +34,7 @@ def validate(config):
         v = config[k]
         lo, hi, _ = SCHEMA[k]
         if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-            raise Invalid("%s must be an integer from %d to %d, got %s" % (k, lo, hi, repr(v)[:40]))
+            raise ValueError("%s must be an integer from %d to %d, got %s" % (k, lo, hi, repr(v)[:40]))
         values[k] = v
     return values
 
@@ -50,7 +46,7 @@ class Shadow:
         self.version = saved.get("version", 0)
         try:
             self.values = validate(saved.get("config", {}))
-        except Invalid:
+        except ValueError:
             self.version = 0
             self.values = defaults()
 
@@ -72,7 +68,7 @@ class Shadow:
             return None
         try:
             values = validate(desired["config"])
-        except Invalid as e:
+        except ValueError as e:
             return self.report(version, str(e))
         self.values = values
         self.version = version

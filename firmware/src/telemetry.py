@@ -14,14 +14,15 @@ class Batch:
         self.obs = []
         self.t0 = None
 
-    def start(self, ts_ms):
+    def start(self, ts):
         # The batch's t0: the start of its first scan window.
         if self.t0 is None:
-            self.t0 = ts_ms
+            self.t0 = ts
 
-    def add(self, ts_ms, kind, hid, rssi, flags, lat_e6, lon_e6):
-        self.start(ts_ms)
-        self.obs.append([max(0, ts_ms - self.t0), kind, hid, rssi, flags, lat_e6, lon_e6])
+    def add(self, ts, kind, hid, rssi, flags, lat_e6, lon_e6):
+        self.start(ts)
+        # A tuple: one allocation where a list takes two (the codec writes both as JSON arrays).
+        self.obs.append((max(0, ts - self.t0), kind, hid, rssi, flags, lat_e6, lon_e6))
 
     def full(self):
         return len(self.obs) >= self.max_obs

@@ -121,25 +121,25 @@ def test_desired_config_is_validated_per_hardware_kind_and_versioned(
     _seed(engine)
     h = _h(tokens["write"])
     # dev-01 is an ESP32: an RPi-only setting is refused with the reason.
-    r = api.put("/devices/dev-01/config/desired", json={"config": {"batch_size": 10}}, headers=h)
+    r = api.put("/devices/dev-01/config/desired", json={"config": {"outbox_max_mb": 10}}, headers=h)
     assert r.status_code == 422
-    assert "batch_size" in r.json()["detail"][0]["msg"]
+    assert "outbox_max_mb" in r.json()["detail"][0]["msg"]
     r = api.put("/devices/dev-01/config/desired", json={"config": {"heartbeat_s": 1}}, headers=h)
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"][-1] == "heartbeat_s"
     r = api.put(
-        "/devices/dev-01/config/desired", json={"config": {"heartbeat_s": 30, "scan_ms": 5000}}, headers=h
+        "/devices/dev-01/config/desired", json={"config": {"heartbeat_s": 30, "scan_ms": 1000}}, headers=h
     )
     assert r.status_code == 200
     assert r.json()["desired_version"] == 1
     r = api.put(
-        "/devices/dev-01/config/desired", json={"config": {"heartbeat_s": 60, "scan_ms": 5000}}, headers=h
+        "/devices/dev-01/config/desired", json={"config": {"heartbeat_s": 60, "scan_ms": 1000}}, headers=h
     )
     assert r.json()["desired_version"] == 2
     with Session(engine) as s:
         shadow = s.get(ConfigShadow, "dev-01")
         assert shadow is not None
-        shadow.reported, shadow.reported_version = {"heartbeat_s": 30, "scan_ms": 5000}, 1
+        shadow.reported, shadow.reported_version = {"heartbeat_s": 30, "scan_ms": 1000}, 1
         s.add(shadow)
         s.commit()
     delta = api.get("/devices/dev-01/config/delta", headers=h).json()

@@ -61,6 +61,27 @@ def test_encode_validates_and_names_the_field():
     assert "-127" in err.reason
 
 
+def test_encode_without_check_skips_only_the_body_check():
+    # What a device does for its own uplink: the receiver's decode validates the body anyway.
+    msg = telemetry()
+    msg.body["obs"][2][3] = 5
+    data = codec.encode(msg, check=False)
+    assert code_of(codec.decode, data, TOPIC).field == "body.obs[2].rssi"
+    assert codec.encode(telemetry(), check=False) == codec.encode(telemetry())
+    msg.boot = "not-hex"
+    assert code_of(codec.encode, msg, False).field == "boot"  # the envelope is always checked
+    assert code_of(codec.encode, telemetry(codec.MAX_OBS * 30), False).code == "too_large"
+
+
+def test_body_checks_are_split_by_direction():
+    from protocol import bodies, downlink, topics, uplink
+
+    assert set(downlink.CHECKS) == {topics.CHANNEL_TYPE[c] for c in topics.DOWNLINK}
+    assert set(uplink.CHECKS) == {topics.CHANNEL_TYPE[c] for c in topics.UPLINK}
+    assert set(downlink.CHECKS) | set(uplink.CHECKS) == set(codec.TYPES)
+    assert codec.MAX_OBS == bodies.MAX_OBS
+
+
 def test_encode_refuses_an_unsupported_version_and_non_messages():
     msg = telemetry()
     msg.v = "2.0"

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from cloud.api.deps import ReadAccess, SessionDep, SettingsDep, WriteAccess
 from cloud.core.types import utcnow
+from cloud.identity import service as identity_service
 from cloud.registry import service
 from cloud.registry.models import (
     DeviceCreate,
@@ -86,6 +87,17 @@ def update_device(
     device = service.get_device(session, device_id=device_id)
     service.update_device(session, device=device, patch=patch)
     session.commit()
+    if patch.state in identity_service.REVOKING_STATES:
+        # A quarantined or retired device can no longer connect: its certificates go on the CRL and its
+        # password leaves the broker's password file (cloud/identity/service.py).
+        identity_service.revoke_device(
+            session,
+            request.app.state.identity,
+            device_id=device_id,
+            reason=str(patch.state),
+            actor=_auth.name,
+            now=utcnow(),
+        )
     session.refresh(device)
     return service.public(device, now=utcnow(), policy=settings.presence_policy)
 

@@ -24,7 +24,7 @@ def test_gga_position_in_integer_microdegrees():
     assert p.feed(GGA)
     # 48 deg 07.038 min = 48.1173 deg; 11 deg 31.000 min = 11.516667 deg
     assert p.position() == (48117300, 11516667)
-    assert p.fix.sats == 8
+    assert p.sats == 8
 
 
 def test_southern_western_hemispheres():
@@ -41,7 +41,7 @@ def test_rmc_gives_utc_time():
     p = _parser()
     assert p.feed(RMC)
     # 1994-03-23 12:35:19 UTC
-    assert p.fix.epoch_s == 764426119
+    assert p.epoch_s == 764426119
     assert p.position() == (48117300, 11516667)
 
 

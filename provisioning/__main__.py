@@ -1,0 +1,5 @@
+"""python -m provisioning: the same as mobilytics-provision."""
+
+from provisioning.cli import app
+
+app()
