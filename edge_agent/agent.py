@@ -10,7 +10,18 @@ Task tree (every task named, every one owned by a TaskGroup, all stopped by ``st
     └── uplink                       connect / backoff loop; per connection a session:
         ├── heartbeat                every heartbeat_s (woken early when the cloud changes it)
         ├── telemetry                outbox -> QoS 1 publishes, a window at a time; delete on PUBACK
-        └── downlink                 config/desired (apply or reject, then report), cmd replies
+        ├── ota-status               the durable ota/status log -> QoS 1 publishes, in order
+        └── downlink                 config/desired (apply or reject, then report), cmd replies,
+                                     ota/offer (queued for the updates task)
+    updates (with an [ota] table)    one offer at a time through edge_agent/ota/updater.py (in a
+                                     thread); "rebooting" stops the agent with exit code RESTART
+    self-test (after an update)      connected + heartbeat + telemetry of this boot before the
+                                     deadline -> confirm; else back to the good version and RESTART
+
+Updates (SPEC §5.5, ota/SPEC.md): the process runs the release ``<ota.root>/current`` points at (the
+launcher, edge_agent/launcher.py, starts it there and restarts it on exit). Every start first runs
+the boot check; if that sent ``current`` back to ``good`` while this process runs the other
+release's code, it exits RESTART at once.
 
 Shutdown (SIGTERM/SIGINT): sources stop, the open batch is stored, the session publishes a retained
 offline status and disconnects; whatever the broker has not acknowledged stays in the outbox for the
@@ -27,12 +38,14 @@ from pathlib import Path
 import structlog
 
 import edge_agent
-from edge_agent.config import AgentConfig, Tunables
+from edge_agent.config import AgentConfig, OtaConfig, Tunables
 from edge_agent.envelopes import Envelopes
 from edge_agent.exceptions import ConfigError
 from edge_agent.gps import FixSource, Track
 from edge_agent.heartbeat import Health
 from edge_agent.observations import Batch, Observer
+from edge_agent.ota.status import StatusLog
+from edge_agent.ota.updater import Updater
 from edge_agent.outbox import AsyncOutbox
 from edge_agent.privacy import Keyring
 from edge_agent.sources import SightingSource
@@ -44,6 +57,7 @@ from protocol.errors import ProtocolError
 log = structlog.get_logger(__name__)
 
 _CLEAN_MARK = "clean-shutdown"
+RESTART = 75  # exit code asking the launcher (or systemd's Restart=) to start the agent again
 
 
 def build_sources(config: AgentConfig) -> tuple[list[SightingSource], FixSource | None]:
@@ -107,6 +121,17 @@ class Agent:
         self._closing = asyncio.Event()
         self._outbox: AsyncOutbox | None = None
         self._reset_reason = self._previous_exit()
+        self.exit_code = 0
+        self._stop: asyncio.Event | None = None
+        self._heartbeat_sent = asyncio.Event()
+        self._telemetry_acked = asyncio.Event()
+        self._offers: asyncio.Queue[dict] = asyncio.Queue()
+        self._status_ready = asyncio.Event()
+        self.updater: Updater | None = None
+        self.release: int | None = None  # the release this process runs, with OTA on
+        self._confirming: tuple[str, float] | None = None  # (job, deadline) of this boot's self-test
+        if config.ota is not None:
+            self._setup_updates(config.ota)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def _previous_exit(self) -> str:
@@ -116,8 +141,47 @@ class Agent:
         mark.unlink(missing_ok=True)
         return "clean" if clean else "crash"
 
+    def _setup_updates(self, ota: OtaConfig) -> None:
+        root = Path(ota.root)
+        self.status_log = StatusLog(root / "status.jsonl")
+        try:
+            trusted = Path(ota.trusted_root).read_bytes()
+        except OSError as e:
+            raise ConfigError("ota.trusted_root", f"cannot read {ota.trusted_root}: {e.strerror}") from e
+        self.updater = Updater(
+            root,
+            trusted_root=trusted,
+            hardware=self.config.hw,
+            model=ota.model,
+            report=self._ota_report,
+            self_test_s=ota.self_test_s,
+        )
+        outcome = self.updater.boot()
+        self.release = self.updater.slots.current
+        running = self.updater.slots.version_of(Path(edge_agent.__file__))
+        if running is not None and running != self.release:
+            log.warning("ota.wrong_release", running=running, current=self.release, outcome=outcome.state)
+            self.exit_code = RESTART  # run() returns at once: the launcher starts `current`
+        elif outcome.state == "confirming":
+            assert outcome.job is not None
+            assert outcome.deadline is not None
+            self._confirming = (outcome.job, outcome.deadline)
+
+    def _ota_report(self, job: str, state: str, **extra: object) -> None:
+        """Updater's report: logged durably, then published by the session (any thread)."""
+        self.status_log.append({"job": job, "state": state, **extra})
+        try:
+            asyncio.get_running_loop()
+            self._status_ready.set()
+        except RuntimeError:  # the updater's worker thread
+            self._loop.call_soon_threadsafe(self._status_ready.set)
+
     async def run(self, stop: asyncio.Event) -> None:
         cfg = self.config
+        self._stop = stop
+        self._loop = asyncio.get_running_loop()
+        if self.exit_code == RESTART:
+            return
         log.info(
             "agent.start", device=cfg.device_id, boot=self.envelopes.boot, previous_exit=self._reset_reason
         )
@@ -126,8 +190,15 @@ class Agent:
             async with asyncio.TaskGroup() as tg:
                 producer = tg.create_task(self._produce(), name="produce")
                 uplink = tg.create_task(self.uplink.run(self._session), name="uplink")
+                side = []
+                if self.updater is not None:
+                    side.append(tg.create_task(self._updates(), name="updates"))
+                if self._confirming is not None:
+                    side.append(tg.create_task(self._self_test(*self._confirming), name="self-test"))
                 await stop.wait()
-                log.info("agent.stopping")
+                log.info("agent.stopping", exit_code=self.exit_code)
+                for task in side:
+                    task.cancel()
                 producer.cancel()
                 await asyncio.wait([producer])
                 self._closing.set()
@@ -210,9 +281,13 @@ class Agent:
                 tg.create_task(self._telemetry(link), name="telemetry"),
                 tg.create_task(self._downlink(link), name="downlink"),
             ]
+            if self.updater is not None:
+                tasks.append(tg.create_task(self._ota_status(link), name="ota-status"))
             await self._closing.wait()
             for task in tasks:
                 task.cancel()
+        if self.updater is not None:
+            await self._publish_ota_status(link)  # "rebooting" goes out before the restart
         await link.publish(
             topics.STATUS, env.encode("status", {"state": "offline", "reason": "shutdown"}), retain=True
         )
@@ -225,10 +300,11 @@ class Agent:
             ("gps", self.fix_source is not None),
             ("cmd", True),
             ("store", True),
+            ("ota", self.updater is not None),
         ) if on]  # fmt: skip
         body: dict = {
             "hw": self.config.hw,
-            "fw": edge_agent.__version__,
+            "fw": self.fw,
             "heartbeat_s": self.tunables.heartbeat_s,
             "caps": caps,
             "versions": {"agent": edge_agent.__version__, "python": platform.python_version()},
@@ -248,12 +324,13 @@ class Agent:
                 outbox_depth=stats.depth,
                 dropped_obs=stats.dropped_obs_this_boot,
                 fix=self.track.latest,
-                fw=edge_agent.__version__,
+                fw=self.fw,
                 config_version=self.config_version,
             )
             await link.publish(
                 topics.HEARTBEAT, self.envelopes.encode("heartbeat", health.body(self.config.data_dir))
             )
+            self._heartbeat_sent.set()
             self._tunables_changed.clear()
             try:
                 async with asyncio.timeout(self.tunables.heartbeat_s):
@@ -281,9 +358,19 @@ class Agent:
                     )
             await outbox.ack([s.id for s in pending])
             after = pending[-1].id
+            boot = self.envelopes.boot.encode()
+            if not self._telemetry_acked.is_set() and any(boot in b.payload for b in pending):
+                self._telemetry_acked.set()  # telemetry of this boot (its envelope's boot id) is acked
+
+    @property
+    def fw(self) -> str:
+        """The version in hello and heartbeats: the release number with OTA, else the package's."""
+        return str(self.release) if self.release is not None else edge_agent.__version__
 
     async def _downlink(self, link: Link) -> None:
         async for topic, payload in link.messages():
+            if not payload and topic.endswith("/" + topics.OTA_OFFER):
+                continue  # the cloud withdrew a retained offer (SPEC §5.5)
             try:
                 msg = codec.decode(payload, topic)
             except ProtocolError as e:
@@ -295,6 +382,11 @@ class Agent:
                     await link.publish(
                         topics.CONFIG_REPORTED, self.envelopes.encode("config_reported", report)
                     )
+            elif msg.type == "ota_offer":
+                if self.updater is None:
+                    log.info("ota.offer_ignored", job=msg.body["job"], reason="no [ota] in the config")
+                else:
+                    self._offers.put_nowait(msg.body)
             elif msg.type == "cmd":
                 reply = {"id": msg.body["id"], "status": "unsupported"}
                 await link.publish(topics.CMD_REPLY, self.envelopes.encode("cmd_reply", reply))
@@ -305,6 +397,53 @@ class Agent:
                 )
             else:
                 log.info("downlink.ignored", type=msg.type)
+
+    # -- updates ---------------------------------------------------------------------------------
+    async def _updates(self) -> None:
+        """Take offers one at a time; a job that reaches ``rebooting`` restarts the agent."""
+        assert self.updater is not None
+        assert self._stop is not None
+        while True:
+            offer = await self._offers.get()
+            log.info("ota.offer", job=offer["job"], version=offer["version"])
+            state = await asyncio.to_thread(self.updater.take, offer)
+            log.info("ota.job", job=offer["job"], state=state)
+            if state == "rebooting":
+                self.exit_code = RESTART
+                self._stop.set()
+                return
+
+    async def _self_test(self, job: str, deadline: float) -> None:
+        """This boot runs an unconfirmed release: it passes once connected, a heartbeat is out and
+        telemetry of this boot is acknowledged, all before ``deadline`` (Unix seconds)."""
+        assert self.updater is not None
+        assert self._stop is not None
+        self._ota_report(job, "confirming")
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.time())):
+                await self._heartbeat_sent.wait()
+                await self._telemetry_acked.wait()
+            passed = True
+        except TimeoutError:
+            passed = False
+        state = await asyncio.to_thread(self.updater.conclude, job, deadline, passed)
+        log.info("ota.self_test", job=job, passed=passed, state=state)
+        if state == "rolled-back":
+            self.exit_code = RESTART
+            self._stop.set()
+
+    async def _publish_ota_status(self, link: Link) -> None:
+        bodies = self.status_log.pending()
+        for body in bodies:
+            await link.publish(topics.OTA_STATUS, self.envelopes.encode("ota_status", body))
+        if bodies:
+            self.status_log.drop(len(bodies))
+
+    async def _ota_status(self, link: Link) -> None:
+        while True:
+            self._status_ready.clear()
+            await self._publish_ota_status(link)
+            await self._status_ready.wait()
 
     # -- cloud configuration ---------------------------------------------------------------------
     def apply(self, desired: dict) -> dict | None:

@@ -65,14 +65,37 @@ def run(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await Agent(cfg).run(stop)
+        agent = Agent(cfg)
+        await agent.run(stop)
+        return agent.exit_code
 
     try:
-        asyncio.run(main())
+        code = asyncio.run(main())
     except* AgentError as group:
         for e in group.exceptions:
             typer.echo(f"agent error: {e}", err=True)
         raise typer.Exit(1) from None
+    if code:
+        raise typer.Exit(code)  # RESTART (75): an update wants the release `current` points at
+
+
+@app.command()
+def supervise(
+    config: ConfigOption = Path("/etc/mobilytics/agent.toml"),
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+) -> None:
+    """Run the agent from its current release and start it again whenever it exits (what systemd's
+    Restart= does, plus choosing the release directory and the self-test watchdog)."""
+    from edge_agent import config as agent_config
+    from edge_agent.launcher import Launcher
+
+    _logging(log_level)
+    try:
+        cfg = agent_config.load(config)
+    except AgentError as e:
+        typer.echo(f"config error: {e}", err=True)
+        raise typer.Exit(2) from e
+    raise typer.Exit(Launcher(cfg, config, log_level=log_level).run())
 
 
 @app.command()

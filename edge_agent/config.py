@@ -123,6 +123,16 @@ class GpsConfig:
 
 
 @dataclass(frozen=True)
+class OtaConfig:
+    """Over-the-air updates (edge_agent/ota/). Without this table the agent ignores offers."""
+
+    root: str  # the A/B release directories and the update's journal (edge_agent/ota/slots.py)
+    trusted_root: str  # the fleet's signed root document, shipped with the device image
+    model: str = "rpi"  # the hardware model the signed release must target
+    self_test_s: float = 120.0  # from the switch until the new version must have confirmed
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     device_id: str
     fleet_key_hex: str
@@ -134,6 +144,7 @@ class AgentConfig:
     tunables: Tunables = field(default_factory=Tunables)
     sources: SourcesConfig = field(default_factory=SourcesConfig)
     gps: GpsConfig = field(default_factory=GpsConfig)
+    ota: OtaConfig | None = None
 
     @property
     def fleet_key(self) -> bytes:

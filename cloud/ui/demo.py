@@ -1,9 +1,8 @@
 """Demo material for the UI's screenshots and browser tests.
 
 * `DemoAgent`: real edge agents, `python -m edge_agent run` with the simulate source.
-* `RolloutBook`: an in-memory implementation of the UI's `Rollouts` interface with sample rollouts,
-  used while the rollout service (issue 6, branch `rollout`) is not on this build. It refuses what
-  the real service must refuse (pausing an aborted rollout) with a domain error.
+* `DemoRollouts`: a throw-away fleet root and release key, to publish a signed release and deploy
+  it through the REST API, so the rollouts page shows real deployments.
 
 Each `DemoAgent` is the production agent (Last Will, heartbeats, store-and-forward outbox) driving the
 simulated truck route through Brno; only the radio and GPS readings are invented. `kill()` is
@@ -13,18 +12,20 @@ when a truck loses power.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmodel import Session
+import httpx
 
-from cloud.exceptions import InvalidStateChangeError, NotFoundError
-from cloud.ui.rollouts import JobView, RolloutView, WaveView
+from ota import signing
+from ota.device.metadata import Release
+from ota.keys import SigningKey
 
 REPO = Path(__file__).resolve().parents[2]
 # A fixed, public demo key: the agent hashes MAC addresses with it (never use it for a real fleet).
@@ -123,75 +124,54 @@ class DemoAgent:
         return self.proc is not None and self.proc.poll() is None
 
 
-NEXT = {("running", "pause"): "paused", ("paused", "resume"): "running", ("halted", "resume"): "running"}
+@dataclass
+class DemoRollouts:
+    """A throw-away signing setup for the screenshots: one root key, one release key (threshold 1),
+    generated in this process and never stored. `root_document` goes to `Settings.ota_root`."""
 
+    root_document: bytes
+    release_key: SigningKey
 
-class RolloutBook:
-    sample = True  # the rollouts page says it shows sample data
+    @classmethod
+    def generate(cls) -> DemoRollouts:
+        root_key, release_key = SigningKey.generate(), SigningKey.generate()
+        root = signing.make_root(
+            version=1,
+            expires=int(time.time()) + 86400,
+            roles={"root": ([root_key.public], 1), "release": ([release_key.public], 1)},
+        )
+        return cls(signing.sign(signing.document(root), [root_key]), release_key)
 
-    def __init__(self, rollouts: list[RolloutView], jobs: list[JobView] | None = None) -> None:
-        self.rollouts = {r.id: r for r in rollouts}
-        self.jobs = jobs or []
-        self.log: list[tuple[str, str, str]] = []  # (rollout, action, actor)
-
-    def list(self, session: Session) -> list[RolloutView]:
-        return list(self.rollouts.values())
-
-    def jobs_of_device(self, session: Session, device_id: str) -> list[JobView]:
-        return [j for j in self.jobs if j.device_id == device_id]
-
-    def failed_devices(self, session: Session) -> dict[str, str]:
-        return {j.device_id: j.reason or j.state for j in self.jobs if j.failed}
-
-    def control(
-        self, session: Session, rollout_id: str, action: str, *, actor: str, now: datetime
-    ) -> RolloutView:
-        r = self.rollouts.get(rollout_id)
-        if r is None:
-            raise NotFoundError("rollout", rollout_id)
-        if action == "abort" and r.state in {"running", "paused", "halted"}:
-            new = "aborted"
-        elif (r.state, action) in NEXT:
-            new = NEXT[(r.state, action)]
-        else:
-            raise InvalidStateChangeError(device_id=rollout_id, from_state=r.state, to_state=action)
-        self.rollouts[rollout_id] = r = replace(r, state=new)
-        self.log.append((rollout_id, action, actor))
-        return r
-
-
-def sample_book(now: datetime) -> RolloutBook:
-    return RolloutBook(
-        [
-            RolloutView(
-                id="fw-0.4.0-rpi",
-                release="0.4.0",
-                state="running",
-                created_at=now,
-                hardware="rpi",
-                waves=(
-                    WaveView(0, 2, succeeded=2, state="passed", threshold=1.0),
-                    WaveView(1, 10, succeeded=6, failed=1, in_progress=3, state="running", threshold=0.9),
-                    WaveView(2, 50, state="pending", threshold=0.95),
-                    WaveView(3, 138, state="pending", threshold=0.95),
-                ),
-            ),
-            RolloutView(
-                id="fw-1.3.0-esp32",
-                release="1.3.0",
-                state="halted",
-                created_at=now,
-                hardware="esp32",
-                reason="wave 2 halted itself: 3 of 20 devices failed (needs 95 % success): self-test timeout",
-                waves=(
-                    WaveView(0, 2, succeeded=2, state="passed", threshold=1.0),
-                    WaveView(1, 20, succeeded=17, failed=3, state="halted", threshold=0.95),
-                    WaveView(2, 100, state="pending", threshold=0.95),
-                ),
-            ),
-        ],
-        [
-            JobView("fw-1.3.0-esp32", "esp32-0042", "1.3.0", "rolled-back", now, "self-test timeout"),
-            JobView("fw-0.4.0-rpi", "rpi-ui-0001", "0.4.0", "committed", now, None),
-        ],
-    )
+    async def deploy(
+        self, base_url: str, token: str, device_ids: list[str], *, name: str, version: int, waves: list[int]
+    ) -> int:
+        """Publish a signed `rpi` release and deploy it to `device_ids` through the REST API."""
+        artifact = os.urandom(4096)
+        release = Release(
+            version=version,
+            expires=int(time.time()) + 86400,
+            hardware="rpi",
+            model="rpi",
+            length=len(artifact),
+            sha256=hashlib.sha256(artifact).hexdigest(),
+        )
+        document = signing.sign(signing.document(release), [self.release_key])
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=10) as api:
+            r = await api.post("/releases", content=document)
+            r.raise_for_status()
+            rid = r.json()["id"]
+            (await api.put(f"/releases/{rid}/artifact", content=artifact)).raise_for_status()
+            r = await api.post(
+                "/deployments",
+                json={
+                    "name": name,
+                    "release_id": rid,
+                    "device_ids": device_ids,
+                    "waves": waves,
+                    "soak_s": 0,
+                    "job_deadline_s": 3600,
+                },
+            )
+            r.raise_for_status()
+            return int(r.json()["id"])

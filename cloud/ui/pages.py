@@ -431,7 +431,6 @@ def rollouts_page(
         error=error,
         done=done,
         page="rollouts",
-        sample=getattr(rollouts, "sample", False),
     )
 
 

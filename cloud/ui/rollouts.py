@@ -1,9 +1,8 @@
 """The UI's seam to OTA rollouts: what the rollouts page and the device page need, nothing more.
 
-The rollout service is built on branch `rollout` (issue 6). The pages talk to this `Rollouts`
-interface only; `discover()` returns the implementation backed by that service when it is on
-this build, and None otherwise (the pages then say rollouts are not available). Tests drive the
-pages with another implementation of the same interface.
+The pages talk to this `Rollouts` interface only; `discover()` returns the implementation backed
+by the rollout service (`cloud/rollouts/ui.py`, issue 6), or None on a build without it (the pages
+then say rollouts are not available). The browser test and the screenshots drive real deployments.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 By default it runs a throw-away demo in this process: the embedded amqtt broker, a SQLite file in
 a temporary directory, the bridge and the app, four real edge agents (simulate source, a truck
-route through Brno) plus three simulated ESP32/Pi devices from `cloud/demo/fleet.py`, and the
-sample rollouts of `cloud/ui/demo.py`. After ~30 s of traffic one agent is SIGKILLed (Last Will)
-and one stopped cleanly, so the pages show every status. Then headless Chromium (Debian's
+route through Brno) plus three simulated ESP32/Pi devices from `cloud/demo/fleet.py`. After ~30 s
+of traffic one agent is SIGKILLed (Last Will) and one stopped cleanly, and two real deployments of
+releases signed with a throw-away key (`cloud/ui/demo.py` `DemoRollouts`) go to the trucks through
+the REST API, one paused, so the pages show every status. Then headless Chromium (Debian's
 `/usr/bin/chromium`; `--chromium PATH` to change) signs in and writes PNGs:
 
     01-login.png 02-overview.png 03-devices.png 04-device.png 05-device-config-error.png
@@ -84,6 +85,8 @@ async def demo(out: Path, *, chromium: str, warmup_s: float) -> list[Path]:
     from sqlmodel import Session
 
     from cloud.api.app import create_app
+    from cloud.auth.models import Scope
+    from cloud.auth.service import create_token
     from cloud.auth.users import create_user
     from cloud.bridge.service import Bridge, BridgeConfig
     from cloud.broker.embedded import embedded_broker
@@ -93,7 +96,8 @@ async def demo(out: Path, *, chromium: str, warmup_s: float) -> list[Path]:
     from cloud.core.types import utcnow
     from cloud.demo.fleet import run_fleet
     from cloud.registry.models import Device
-    from cloud.ui.demo import DemoAgent, sample_book
+    from cloud.rollouts import service as rollouts
+    from cloud.ui.demo import DemoAgent, DemoRollouts
 
     work = Path(tempfile.mkdtemp(prefix="mobilytics-screens-"))
     db = f"sqlite:///{work / 'demo.sqlite3'}"
@@ -102,10 +106,20 @@ async def demo(out: Path, *, chromium: str, warmup_s: float) -> list[Path]:
     migrate(engine)
     with Session(engine) as s:
         create_user(s, username=DEMO_USER, password=DEMO_PASSWORD, now=utcnow())
+        _, token = create_token(s, name="screenshots", scope=Scope.WRITE, now=utcnow())
         s.commit()
-    settings = Settings(db=db, mqtt_port=mqtt_port, api_port=api_port)
+    signer = DemoRollouts.generate()
+    (work / "ota-root.json").write_bytes(signer.root_document)
+    base_url = f"http://127.0.0.1:{api_port}"
+    settings = Settings(
+        db=db,
+        mqtt_port=mqtt_port,
+        api_port=api_port,
+        releases=str(work / "releases"),
+        ota_root=str(work / "ota-root.json"),
+        public_url=base_url,
+    )
     app = create_app(engine, settings)
-    app.state.ui_rollouts = sample_book(utcnow())
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -142,9 +156,15 @@ async def demo(out: Path, *, chromium: str, warmup_s: float) -> list[Path]:
                 s.commit()
             agents[3].kill()  # Last Will: offline (lwt)
             agents[2].stop()  # SIGTERM: offline (clean-disconnect)
+            trucks = [a.device_id for a in agents]
+            paused = await signer.deploy(base_url, token, trucks, name="agent-v2", version=2, waves=[50, 100])
+            with Session(engine) as s:
+                rollouts.control(s, paused, "pause", now=utcnow(), actor=DEMO_USER)
+                s.commit()
+            await signer.deploy(base_url, token, trucks[:2], name="agent-v3", version=3, waves=[100])
             await asyncio.sleep(2)
             return await shoot(
-                f"http://127.0.0.1:{api_port}",
+                base_url,
                 DEMO_USER,
                 DEMO_PASSWORD,
                 out,

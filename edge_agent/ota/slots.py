@@ -1,6 +1,8 @@
 """A/B install on the Pi: versioned release directories and an atomic symlink switch.
 
     <root>/releases/v<N>/artifact     one directory per installed version, written then renamed
+    <root>/releases/v<N>/app/         the artifact unpacked, when it is a tar of the agent's code: the
+                                      launcher (edge_agent/launcher.py) runs the agent from here
     <root>/current -> releases/v<N>   what the service runs (systemd starts <root>/current/...)
     <root>/good    -> releases/v<M>   the last version that passed its self-test
     <root>/pending.json               {"version", "job", "deadline", "boots"}: a switch not yet confirmed
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +48,14 @@ def _write(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     _fsync_dir(path.parent)
+
+
+def _unpack(directory: Path) -> None:
+    """Unpack ``directory/artifact`` into ``directory/app`` when it is a tar (the agent's code)."""
+    artifact = directory / "artifact"
+    if tarfile.is_tarfile(artifact):
+        with tarfile.open(artifact) as tar:
+            tar.extractall(directory / "app", filter="data")  # no absolute paths, links out, devices
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +90,7 @@ class Slots:
         d = self.root / "releases" / f"v{version}"
         d.mkdir(parents=True, exist_ok=True)
         (d / "artifact").write_bytes(artifact)
+        _unpack(d)
         _link(self.root, "current", f"releases/v{version}")
         _link(self.root, "good", f"releases/v{version}")
 
@@ -97,6 +109,20 @@ class Slots:
     def artifact(self, version: int) -> Path:
         return self.root / "releases" / f"v{version}" / "artifact"
 
+    def app(self, version: int) -> Path | None:
+        """The unpacked code of ``version``, if its artifact was a tar."""
+        app = self.root / "releases" / f"v{version}" / "app"
+        return app if app.is_dir() else None
+
+    def version_of(self, path: Path) -> int | None:
+        """The release whose directory holds ``path`` (e.g. the running code's file), else None."""
+        try:
+            relative = path.resolve().relative_to((self.root / "releases").resolve())
+        except ValueError:
+            return None
+        name = relative.parts[0] if relative.parts else ""
+        return int(name[1:]) if name[:1] == "v" and name[1:].isdigit() else None
+
     def install(self, version: int, artifact: Path) -> None:
         """Put a verified artifact in its own release directory (rename: all or nothing)."""
         releases = self.root / "releases"
@@ -107,6 +133,7 @@ class Slots:
         shutil.copyfile(artifact, tmp / "artifact")
         with (tmp / "artifact").open("rb+") as f:
             os.fsync(f.fileno())
+        _unpack(tmp)
         if final.exists() and version not in (self.current, self.good):
             shutil.rmtree(final)
         if not final.exists():

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edge_agent.ota.fetch import download
-from edge_agent.ota.slots import Slots
+from edge_agent.ota.slots import BootOutcome, Slots
 from ota.device.metadata import TrustedRoot, verify_release
 from ota.exceptions import OtaError
 from ota.keys import verify as ed25519_verify
@@ -73,8 +73,9 @@ class Updater:
     def take(self, offer: dict) -> str:
         """Act on an offer (at most once per job); the state it ended in ("rebooting" = restart now)."""
         job = offer["job"]
-        if job in self._done():
-            return "ignored"
+        pending = self.slots.pending()
+        if job in self._done() or (pending is not None and pending["job"] == job):
+            return "ignored"  # finished, or installed and awaiting its self-test (the offer is retained)
         self.report(job, "offered")
         try:
             with urllib.request.urlopen(offer["metadata"], timeout=30) as r:
@@ -117,22 +118,32 @@ class Updater:
         self.report(job, "rebooting")
         return "rebooting"
 
+    def boot(self) -> BootOutcome:
+        """First thing at every start: ``Slots.boot_check``, reporting a return to ``good``."""
+        outcome = self.slots.boot_check(self.clock())
+        if outcome.state == "rolled-back" and outcome.job:
+            self._finish(outcome.job, "rolled-back", reason=outcome.reason)
+        return outcome
+
+    def conclude(self, job: str, deadline: float, passed: bool) -> str:
+        """The self-test's verdict: ``succeeded`` (``good`` moves) or ``rolled-back`` (``current``
+        returns to ``good``; the caller restarts into it). Passing after ``deadline`` is failing."""
+        if passed and self.clock() <= deadline:
+            self.slots.confirm()
+            return self._finish(job, "succeeded")
+        back = self.slots.revert("self-test failed" if passed is False else "self-test deadline passed")
+        return self._finish(job, "rolled-back", reason=back.reason)
+
     def start(self, self_test: Callable[[float], bool]) -> str:
         """At every start: what the boot check found, then the self-test of a pending switch.
 
         ``self_test(deadline)`` returns whether the new version connected, heartbeated and was
         confirmed before ``deadline`` (Unix seconds)."""
-        outcome = self.slots.boot_check(self.clock())
-        if outcome.state == "rolled-back" and outcome.job:
-            return self._finish(outcome.job, "rolled-back", reason=outcome.reason)
+        outcome = self.boot()
         if outcome.state != "confirming":
             return outcome.state
         assert outcome.job is not None
         assert outcome.deadline is not None
         self.report(outcome.job, "confirming")
         self.checkpoint("confirming")
-        if self_test(outcome.deadline) and self.clock() <= outcome.deadline:
-            self.slots.confirm()
-            return self._finish(outcome.job, "succeeded")
-        back = self.slots.revert("self-test failed")
-        return self._finish(outcome.job, "rolled-back", reason=back.reason)
+        return self.conclude(outcome.job, outcome.deadline, self_test(outcome.deadline))

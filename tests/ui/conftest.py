@@ -7,6 +7,7 @@ Chromium is Debian's (`apt-get install chromium`), driven by the Python playwrig
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import uuid
@@ -15,12 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cloud.api.app import create_app
+from cloud.auth.models import Scope
+from cloud.auth.service import create_token
 from cloud.auth.users import create_user
 from cloud.bridge.service import Bridge, BridgeConfig
 from cloud.broker.ports import free_port
@@ -28,8 +32,7 @@ from cloud.core.config import Settings
 from cloud.core.db import make_engine, migrate
 from cloud.core.types import utcnow
 from cloud.presence.rules import Policy
-from cloud.ui.demo import sample_book
-from cloud.ui.rollouts import Rollouts
+from tests.rollouts.conftest import Fleet, fleet  # noqa: F401  (the rollout tests' signed fleet root)
 from tests.services import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
@@ -65,15 +68,45 @@ class UiStack:
     engine: Engine
     host: str
     port: int
-    rollouts: Any
+    fleet: Fleet
+    write: dict[str, str]  # Authorization header of an ops token with write scope
 
     def url(self, path: str) -> str:
         return self.base_url + path
 
+    async def deploy(self, device_id: str, *, name: str, version: int = 2) -> int:
+        """Publish a release signed for `rpi` and deploy it to `device_id` through the REST API."""
+        artifact = os.urandom(4096)
+        document = self.fleet.release(artifact, version=version, hardware="rpi", model="rpi")
+        async with httpx.AsyncClient(base_url=self.base_url, headers=self.write, timeout=10) as api:
+            r = await api.post("/releases", content=document)
+            assert r.status_code == 201, r.text
+            rid = r.json()["id"]
+            r = await api.put(f"/releases/{rid}/artifact", content=artifact)
+            assert r.status_code == 200, r.text
+            r = await api.post(
+                "/deployments",
+                json={
+                    "name": name,
+                    "release_id": rid,
+                    "device_ids": [device_id],
+                    "waves": [100],
+                    "soak_s": 0,
+                    "job_deadline_s": 3600,
+                },
+            )
+            assert r.status_code == 201, r.text
+            return int(r.json()["id"])
+
 
 @pytest.fixture(params=["amqtt+sqlite", "mosquitto+postgresql"])
-async def ui_stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[UiStack]:
-    """Broker + migrated DB + bridge + the app (API and UI) on a free port, with one ops user."""
+async def ui_stack(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    fleet: Fleet,  # noqa: F811
+) -> AsyncIterator[UiStack]:
+    """Broker + migrated DB + bridge + the app (API, UI, release store and rollouts) on a free port,
+    with one ops user and one write token."""
     db_name = None
     if request.param == "mosquitto+postgresql":
         broker = request.getfixturevalue("mosquitto_broker")
@@ -87,11 +120,19 @@ async def ui_stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     migrate(engine)
     with Session(engine) as s:
         create_user(s, username=USER, password=PASSWORD, now=utcnow())
+        _, write = create_token(s, name="ops-ui-test", scope=Scope.WRITE, now=utcnow())
         s.commit()
-    book: Rollouts = sample_book(utcnow())
-    app = create_app(engine, Settings(db=url, heartbeat_timeout_factor=3.0))
-    app.state.ui_rollouts = book
+    root = tmp_path / "ota-root.json"
+    root.write_bytes(fleet.root_document)
     port = free_port()
+    settings = Settings(
+        db=url,
+        heartbeat_timeout_factor=3.0,
+        releases=str(tmp_path / "releases"),
+        ota_root=str(root),
+        public_url=f"http://127.0.0.1:{port}",
+    )
+    app = create_app(engine, settings)  # the UI finds the rollout service itself (cloud.rollouts.ui)
     server = uvicorn.Server(
         uvicorn.Config(
             app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=3
@@ -115,7 +156,14 @@ async def ui_stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
             while not server.started:  # noqa: ASYNC110  (uvicorn exposes a flag, not an event)
                 await asyncio.sleep(0.05)
         try:
-            yield UiStack(f"http://127.0.0.1:{port}", engine, broker.host, broker.port, book)
+            yield UiStack(
+                f"http://127.0.0.1:{port}",
+                engine,
+                broker.host,
+                broker.port,
+                fleet,
+                {"Authorization": f"Bearer {write}"},
+            )
         finally:
             server.should_exit = True
             bridge.stop()

@@ -1,6 +1,7 @@
 """The issue's done-when, in headless Chromium: sign in, a real edge agent comes online live, dies
 (SIGKILL, so the broker publishes its Last Will) and shows offline without a reload, a bad desired
-config shows its validation error, and a rollout is paused from its page."""
+config shows its validation error, and a real deployment (a signed release published and deployed
+through the REST API) is paused from the rollouts page, by name, in the database."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from playwright.async_api import expect
+from sqlmodel import Session
 
+from cloud.rollouts.models import Deployment
 from cloud.ui.demo import DemoAgent
 from tests.ui.conftest import USER, UiStack, sign_in
 
@@ -57,15 +60,19 @@ async def test_ops_watch_a_device_come_and_go_edit_config_and_pause_a_rollout(
     await page.click(".config-form button[type=submit]")
     await expect(page.locator("[role=status]")).to_contain_text("Desired config v1 saved")
 
-    # Rollouts: pause the running one.
+    # Rollouts: a real deployment of a signed release to this device, paused from its page.
+    deployment = await ui_stack.deploy(DEVICE, name="agent-v2")
     await page.goto(ui_stack.url("/ui/rollouts"))
-    rollout = page.locator("[data-rollout='fw-0.4.0-rpi']")
+    rollout = page.locator(f"[data-rollout='{deployment}']")
     await expect(rollout.locator("[data-rollout-state]")).to_have_text("running")
     await expect(rollout.get_by_role("button", name="Resume")).to_be_disabled()
     await rollout.get_by_role("button", name="Pause").click()
-    await expect(page.locator("[role=status]")).to_contain_text("fw-0.4.0-rpi is paused")
-    rollout = page.locator("[data-rollout='fw-0.4.0-rpi']")
+    await expect(page.locator("[role=status]")).to_contain_text(f"{deployment} is paused")
+    rollout = page.locator(f"[data-rollout='{deployment}']")
     await expect(rollout.locator("[data-rollout-state]")).to_have_text("paused")
     await expect(rollout.get_by_role("button", name="Pause")).to_be_disabled()
     await expect(rollout.get_by_role("button", name="Resume")).to_be_enabled()
-    assert ui_stack.rollouts.log == [("fw-0.4.0-rpi", "pause", USER)]
+    with Session(ui_stack.engine) as s:
+        d = s.get(Deployment, deployment)
+        assert d is not None
+        assert (d.state, d.state_reason) == ("paused", f"paused by {USER}")
