@@ -9,6 +9,7 @@ from sqlalchemy import Engine, text
 from cloud.api import errors
 from cloud.api.deps import SessionDep
 from cloud.api.routes import config, devices, telemetry
+from cloud.campaigns import routes as campaign_world
 from cloud.core.config import Settings
 from cloud.observability.metrics import REGISTRY, FleetCollector
 
@@ -34,4 +35,5 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
     app.include_router(devices.router)
     app.include_router(config.router)
     app.include_router(telemetry.router)
+    app.include_router(campaign_world.router)
     return app

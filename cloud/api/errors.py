@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from cloud.analytics.exceptions import AnalyticsError
+from cloud.campaigns.exceptions import AlreadyExistsError, InvalidInputError, OverlapError
 from cloud.exceptions import (
     AuthError,
     CloudError,
@@ -38,6 +40,22 @@ def install(app: FastAPI) -> None:
                     },
                     status_code=422,
                 )
-            case InvalidStateChangeError():
+            case InvalidStateChangeError() | AlreadyExistsError() | OverlapError():
                 return JSONResponse({"detail": str(exc)}, status_code=409)
+            case InvalidInputError():
+                return JSONResponse(
+                    {
+                        "detail": [
+                            {"loc": ["body", *exc.field.split(".")], "msg": exc.reason, "type": "value"}
+                        ]
+                    },
+                    status_code=422,
+                )
         return JSONResponse({"detail": str(exc)}, status_code=500)
+
+    @app.exception_handler(AnalyticsError)
+    async def _analytics_error(_request: Request, exc: AnalyticsError) -> JSONResponse:
+        # Query errors (unknown breakdown, unusable time zone, bad zone): the caller's input.
+        return JSONResponse(
+            {"detail": [{"loc": ["query"], "msg": str(exc), "type": "value"}]}, status_code=422
+        )

@@ -13,6 +13,14 @@ from cloud.core.types import UTCDateTime
 class Scope(enum.StrEnum):
     READ = "read"
     WRITE = "write"  # implies read
+    TENANT = "tenant"  # an advertiser's (or agency's) key: only the advertisers' API, its own data
+
+
+class TenantScope(enum.StrEnum):
+    """What a tenant key may do on the advertisers' API (a key holds one or more)."""
+
+    CAMPAIGNS_READ = "campaigns:read"
+    REPORTS_READ = "reports:read"
 
 
 class ApiToken(SQLModel, table=True):
@@ -28,3 +36,7 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Tenant keys (scope "tenant"): the tenant they act for and their scopes, space-separated.
+    # NULL / "" on ops tokens, which is what every row of revision 0001 gets.
+    tenant_id: str | None = Field(default=None, max_length=64, index=True)
+    scopes: str = Field(default="", max_length=256)

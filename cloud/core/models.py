@@ -1,18 +1,40 @@
 """Every table of the control plane, imported in one place for migrations and `create_all` in tests."""
 
+from cloud.analytics.sql import tables as analytics_tables
 from cloud.auth.models import ApiToken
+from cloud.campaigns.models import (
+    AdSpot,
+    Asset,
+    Campaign,
+    CampaignAsset,
+    DeviceHistory,
+    ExposureZone,
+    InfrastructureHid,
+    Shipment,
+    Tenant,
+)
 from cloud.ingest.models import DeadLetter, TelemetryBatch, TelemetryGap, TelemetryStream, observation
 from cloud.registry.models import Device, StatusChange
 from cloud.shadow.models import ConfigShadow
 
 __all__ = [
+    "AdSpot",
     "ApiToken",
+    "Asset",
+    "Campaign",
+    "CampaignAsset",
     "ConfigShadow",
     "DeadLetter",
     "Device",
+    "DeviceHistory",
+    "ExposureZone",
+    "InfrastructureHid",
+    "Shipment",
     "StatusChange",
     "TelemetryBatch",
     "TelemetryGap",
     "TelemetryStream",
+    "Tenant",
+    "analytics_tables",
     "observation",
 ]
