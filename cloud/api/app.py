@@ -8,16 +8,26 @@ from sqlalchemy import Engine, text
 
 from cloud.api import errors
 from cloud.api.deps import SessionDep
-from cloud.api.routes import config, devices, telemetry
+from cloud.api.routes import billing, config, devices, exports, telemetry
+from cloud.billing.config import BillingSettings
 from cloud.campaigns import routes as campaign_world
 from cloud.core.config import Settings
+from cloud.exports.config import ExportSettings
 from cloud.observability.metrics import REGISTRY, FleetCollector
 
 
-def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
+def create_app(
+    engine: Engine,
+    settings: Settings | None = None,
+    *,
+    billing_settings: BillingSettings | None = None,
+    export_settings: ExportSettings | None = None,
+) -> FastAPI:
     app = FastAPI(title="Mobilytics control plane", version="0.1.0")
     app.state.engine = engine
     app.state.settings = settings or Settings()
+    app.state.billing = billing_settings or BillingSettings.from_env()
+    app.state.exports = export_settings or ExportSettings.from_env()
     errors.install(app)
     # Fleet gauges come from this app's database; process counters from the shared REGISTRY.
     fleet = CollectorRegistry(auto_describe=True)
@@ -36,4 +46,6 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
     app.include_router(config.router)
     app.include_router(telemetry.router)
     app.include_router(campaign_world.router)
+    app.include_router(billing.router)
+    app.include_router(exports.router)
     return app

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from cloud.analytics.exceptions import AnalyticsError
+from cloud.billing.exceptions import BillingError, BillingNotFoundError, WebhookRejectedError
 from cloud.campaigns.exceptions import AlreadyExistsError, InvalidInputError, OverlapError
 from cloud.exceptions import (
     AuthError,
@@ -14,6 +15,7 @@ from cloud.exceptions import (
     InvalidStateChangeError,
     NotFoundError,
 )
+from cloud.exports.exceptions import CallbackRejectedError, ExportError, ExportNotFoundError
 
 
 def install(app: FastAPI) -> None:
@@ -59,3 +61,15 @@ def install(app: FastAPI) -> None:
         return JSONResponse(
             {"detail": [{"loc": ["query"], "msg": str(exc), "type": "value"}]}, status_code=422
         )
+
+    @app.exception_handler(BillingError)
+    @app.exception_handler(ExportError)
+    async def _integration_error(_request: Request, exc: CloudError) -> JSONResponse:
+        match exc:
+            case WebhookRejectedError():
+                return JSONResponse({"detail": exc.reason}, status_code=400)
+            case CallbackRejectedError():
+                return JSONResponse({"detail": exc.reason}, status_code=exc.status)
+            case BillingNotFoundError() | ExportNotFoundError():
+                return JSONResponse({"detail": str(exc)}, status_code=404)
+        return JSONResponse({"detail": str(exc)}, status_code=502)
