@@ -42,7 +42,7 @@ class PartnerExport(SQLModel, table=True):
     period: str = Field(max_length=32)
     status: str = Field(max_length=16)
     reason: str | None = Field(default=None, max_length=1024)
-    schema_version: str = Field(max_length=16)
+    schema_version: str = Field(max_length=32)
     objects: dict[str, str] = Field(default_factory=dict, sa_type=JSONDoc)  # object key -> sha256
     manifest_key: str | None = Field(default=None, max_length=512)
     row_count: int = Field(default=0, sa_type=BigInteger)

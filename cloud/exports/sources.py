@@ -82,5 +82,5 @@ class RollupSource:
         return [ZoneHour(z, int(h), int(n), int(d)) for z, h, n, d in session.execute(stmt)]
 
     def zone_shapes(self, session: Session, *, campaign_id: str) -> Mapping[str, Mapping[str, Any] | None]:
-        rows = session.exec(select(ExposureZone).where(ExposureZone.campaign_id == campaign_id))
+        rows = session.execute(select(ExposureZone).where(ExposureZone.campaign_id == campaign_id)).scalars()
         return {z.id: z.geometry for z in rows}

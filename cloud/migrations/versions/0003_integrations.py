@@ -104,7 +104,7 @@ def upgrade() -> None:
         sa.Column("period", sa.String(length=32), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.String(length=1024), nullable=True),
-        sa.Column("schema_version", sa.String(length=16), nullable=False),
+        sa.Column("schema_version", sa.String(length=32), nullable=False),
         sa.Column("objects", JSON, nullable=False),
         sa.Column("manifest_key", sa.String(length=512), nullable=True),
         sa.Column("row_count", sa.BigInteger(), nullable=False),
