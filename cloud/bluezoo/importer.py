@@ -61,6 +61,7 @@ def _sensor(
                 created_at=now,
             )
         )
+        session.flush()  # the device row first: bluezoo_sensor refers to it
         run.new_devices.append(device_id)
     row = BlueZooSensor(sensor_id=sensor_id, device_id=device_id, next_batch=0)
     session.add(row)

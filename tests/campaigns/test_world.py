@@ -41,7 +41,8 @@ def test_crud_round_trip(api: TestClient, ops_tokens: dict[str, str]) -> None:
         headers=w,
     )
     assert r.status_code == 201, r.text
-    assert r.json()["k"] == 5 and r.json()["rule"] == "dedup_window"
+    assert r.json()["k"] == 5
+    assert r.json()["rule"] == "dedup_window"
     bad = api.post(
         "/campaigns",
         json={"id": "c2", "name": "C", "advertiser_id": "acme", "timezone": "Mars/Base"},
@@ -75,7 +76,8 @@ def test_crud_round_trip(api: TestClient, ops_tokens: dict[str, str]) -> None:
         json={"id": "bad", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}},
         headers=w,
     )
-    assert r.status_code == 422 and "ring" in r.text
+    assert r.status_code == 422
+    assert "ring" in r.text
     # a move is one call: the open mount ends where the next begins
     m1 = api.post(
         "/device-history",
@@ -94,7 +96,8 @@ def test_crud_round_trip(api: TestClient, ops_tokens: dict[str, str]) -> None:
     )
     assert m2.status_code == 201
     hist = api.get("/device-history", params={"device_id": "s-1"}, headers=w).json()
-    assert hist["total"] == 2 and hist["items"][0]["unmounted_at"].startswith("2024-10-27T03:00:00")
+    assert hist["total"] == 2
+    assert hist["items"][0]["unmounted_at"].startswith("2024-10-27T03:00:00")
     again = api.post(
         "/device-history",
         json={
@@ -122,9 +125,11 @@ def test_crud_round_trip(api: TestClient, ops_tokens: dict[str, str]) -> None:
     )
     assert r.json()["status"] == "received"
     key = api.post("/tenants/acme/keys", json={"scopes": ["reports:read"]}, headers=w)
-    assert key.status_code == 201 and key.json()["key"].startswith("mob_")
+    assert key.status_code == 201
+    assert key.json()["key"].startswith("mob_")
     # a tenant key opens nothing of the ops API
     assert api.get("/devices", headers=h(key.json()["key"])).status_code == 403
     assert api.get("/campaigns", headers=h(key.json()["key"])).status_code == 403
     page = api.get("/campaigns", params={"limit": 1}, headers=h(ops_tokens["read"])).json()
-    assert page["total"] == 1 and page["limit"] == 1
+    assert page["total"] == 1
+    assert page["limit"] == 1

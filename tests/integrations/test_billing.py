@@ -149,9 +149,8 @@ def test_catalog_and_checkout_go_to_stripe_once(
         "seat:operator-seat",
     }
     metered = next(p for p in state.prices if p["lookup_key"] == "campaign:city-month:impressions")
-    assert metered["recurring"]["usage_type"] == "metered" and metered["recurring"]["meter"].startswith(
-        "mtr_"
-    )
+    assert metered["recurring"]["usage_type"] == "metered"
+    assert metered["recurring"]["meter"].startswith("mtr_")
     assert all(r.idempotency_key for r in state.requests if r.method == "POST")
     before = len(state.requests)
     with Session(engine) as s:
@@ -174,7 +173,8 @@ def test_catalog_and_checkout_go_to_stripe_once(
     posts = state.requests[before:]
     assert [r.path for r in posts] == ["/v1/checkout/sessions", "/v1/checkout/sessions"]
     cs = posts[0].params
-    assert cs["mode"] == "subscription" and cs["client_reference_id"] == "spring"
+    assert cs["mode"] == "subscription"
+    assert cs["client_reference_id"] == "spring"
     assert cs["subscription_data"]["metadata"] == {
         "kind": "campaign",
         "campaign_id": "spring",
@@ -182,9 +182,12 @@ def test_catalog_and_checkout_go_to_stripe_once(
     }
     assert cs["line_items"]["0"] == {"price": prices["campaign:city-month:flat"], "quantity": "1"}
     assert posts[1].params["line_items"]["0"]["quantity"] == "3"
-    assert started.url.endswith(started.session_id) and seats.session_id != started.session_id
+    assert started.url.endswith(started.session_id)
+    assert seats.session_id != started.session_id
     row = _billing(engine, "spring")
-    assert row is not None and row.payment_state == "pending" and not row.active
+    assert row is not None
+    assert row.payment_state == "pending"
+    assert not row.active
 
 
 def test_a_paid_checkout_activates_the_campaign(
@@ -194,9 +197,16 @@ def test_a_paid_checkout_activates_the_campaign(
     with Session(engine) as s:
         for c in ("spring", "autumn"):
             start_campaign_checkout(
-                s, stripe_api, CATALOG, campaign_id=c, advertiser_id="acme", package="city-month",
-                success_url="u", cancel_url="u", now=NOW,
-            )  # fmt: skip
+                s,
+                stripe_api,
+                CATALOG,
+                campaign_id=c,
+                advertiser_id="acme",
+                package="city-month",
+                success_url="u",
+                cancel_url="u",
+                now=NOW,
+            )
         s.commit()
     now = int(time.time())
     # An async payment method: the session completes unpaid, the campaign stays off.
@@ -209,9 +219,13 @@ def test_a_paid_checkout_activates_the_campaign(
     assert r.status_code == 200, r.text
     assert not _billing(engine, "autumn").active  # type: ignore[union-attr]
     r = post(api, event("checkout.session.completed", checkout_completed("spring"), created=now))
-    assert r.status_code == 200 and r.json()["outcome"] == "applied"
+    assert r.status_code == 200
+    assert r.json()["outcome"] == "applied"
     row = _billing(engine, "spring")
-    assert row is not None and row.active and row.customer_id == "cus_1" and row.subscription_id == "sub_1"
+    assert row is not None
+    assert row.active
+    assert row.customer_id == "cus_1"
+    assert row.subscription_id == "sub_1"
 
 
 def test_forged_stale_or_replayed_webhooks_are_refused_and_change_nothing(
@@ -220,9 +234,16 @@ def test_forged_stale_or_replayed_webhooks_are_refused_and_change_nothing(
     _world(engine, "spring")
     with Session(engine) as s:
         start_campaign_checkout(
-            s, stripe_api, CATALOG, campaign_id="spring", advertiser_id="acme", package="city-month",
-            success_url="u", cancel_url="u", now=NOW,
-        )  # fmt: skip
+            s,
+            stripe_api,
+            CATALOG,
+            campaign_id="spring",
+            advertiser_id="acme",
+            package="city-month",
+            success_url="u",
+            cancel_url="u",
+            now=NOW,
+        )
         s.commit()
     now = int(time.time())
     paid = event("checkout.session.completed", checkout_completed("spring"), created=now)
@@ -234,16 +255,19 @@ def test_forged_stale_or_replayed_webhooks_are_refused_and_change_nothing(
     assert post(api, tampered, header=good).status_code == 400
     # Stale: correctly signed, but the signature's timestamp is older than the tolerance (a replay).
     r = post(api, paid, t=now - 301)
-    assert r.status_code == 400 and "tolerance" in r.json()["detail"]
+    assert r.status_code == 400
+    assert "tolerance" in r.json()["detail"]
     assert post(api, paid, t=now + 3600).status_code == 400  # from the future
-    assert _events(engine) == 0 and not _billing(engine, "spring").active  # type: ignore[union-attr]
+    assert _events(engine) == 0
+    assert not _billing(engine, "spring").active
     # The genuine one applies; the same request replayed (same id) changes nothing.
     assert post(api, paid, header=good).json()["outcome"] == "applied"
     failed = event("invoice.payment_failed", invoice("sub_1", paid=False), created=now + 10)
     assert post(api, failed).json()["outcome"] == "applied"
     assert _billing(engine, "spring").payment_state == "failed"  # type: ignore[union-attr]
     replay = post(api, paid, header=good)
-    assert replay.status_code == 200 and replay.json()["outcome"] == "duplicate"
+    assert replay.status_code == 200
+    assert replay.json()["outcome"] == "duplicate"
     assert _billing(engine, "spring").payment_state == "failed"  # type: ignore[union-attr]
     assert _events(engine) == 2
 
@@ -271,11 +295,14 @@ def test_failed_payment_pauses_with_a_reason_and_out_of_order_events_do_not_undo
     fail = invoice("sub_1", paid=False, inv="in_2")
     assert post(api, event("invoice.payment_failed", fail, created=t + 30)).json()["outcome"] == "applied"
     row = _billing(engine, "spring")
-    assert row is not None and not row.active and row.payment_state == "failed"
+    assert row is not None
+    assert not row.active
+    assert row.payment_state == "failed"
     assert row.reason == "payment failed: invoice in_2 (attempt 1): Your card was declined."
     # An older "paid" arriving after the failure must not reactivate the campaign.
     late = post(api, event("invoice.paid", invoice("sub_1", paid=True, inv="in_1"), created=t + 20))
-    assert late.json()["outcome"] == "stale" and not _billing(engine, "spring").active  # type: ignore[union-attr]
+    assert late.json()["outcome"] == "stale"
+    assert not _billing(engine, "spring").active
     # Ops see the paused campaign and why.
     shown = api.get(
         "/billing/campaigns?state=failed", headers={"Authorization": f"Bearer {read_token}"}
@@ -292,7 +319,9 @@ def test_failed_payment_pauses_with_a_reason_and_out_of_order_events_do_not_undo
         post(api, event("customer.subscription.deleted", sub, created=t + 90)).json()["outcome"] == "applied"
     )
     row = _billing(engine, "spring")
-    assert row is not None and row.payment_state == "canceled" and not row.active
+    assert row is not None
+    assert row.payment_state == "canceled"
+    assert not row.active
 
 
 def test_seat_subscriptions_follow_subscription_events(engine: Engine, api: TestClient) -> None:
@@ -311,7 +340,8 @@ def test_seat_subscriptions_follow_subscription_events(engine: Engine, api: Test
     post(api, event("customer.subscription.updated", {**sub, "status": "past_due"}, created=t + 20))
     with Session(engine) as s:
         row = s.get(SeatSubscription, "sub_seats")
-        assert row is not None and (row.tenant_id, row.seats, row.status) == ("ops-vienna", 5, "past_due")
+        assert row is not None
+        assert (row.tenant_id, row.seats, row.status) == ("ops-vienna", 5, "past_due")
 
 
 def _day_ms(d: date, hour: int = 0) -> int:
@@ -328,14 +358,30 @@ def test_usage_reported_equals_delivered_impressions_once(
     for i, d in enumerate(days):
         for j in range(10 + i * 7):  # 10, 17, 24, 31 impressions (n = 1 or 2 each)
             rows.append(
-                {"campaign_id": "spring", "asset_id": "truck-1", "zone_id": "", "hid": f"{i:02x}{j:014x}",
-                 "at": _day_ms(d, j % 24) + j, "grain": _day_ms(d, j % 24), "n": 1 + (j % 2), "randomized": j % 3 == 0}
-            )  # fmt: skip
+                {
+                    "campaign_id": "spring",
+                    "asset_id": "truck-1",
+                    "zone_id": "",
+                    "hid": f"{i:02x}{j:014x}",
+                    "at": _day_ms(d, j % 24) + j,
+                    "grain": _day_ms(d, j % 24),
+                    "n": 1 + (j % 2),
+                    "randomized": j % 3 == 0,
+                }
+            )
     rows.append({**rows[0], "campaign_id": "other", "n": 99})  # another campaign's: never billed to spring
     with Session(engine) as s:
         s.execute(insert(impression), rows)
-        s.add(CampaignBilling(campaign_id="spring", advertiser_id="acme", package="city-month",
-                              customer_id="cus_1", payment_state="paid", updated_at=NOW))  # fmt: skip
+        s.add(
+            CampaignBilling(
+                campaign_id="spring",
+                advertiser_id="acme",
+                package="city-month",
+                customer_id="cus_1",
+                payment_state="paid",
+                updated_at=NOW,
+            )
+        )
         s.commit()
     expected: dict[str, int] = {}
     for r in rows:
@@ -354,14 +400,20 @@ def test_usage_reported_equals_delivered_impressions_once(
     again = report_usage(
         engine, stripe_api, RollupImpressions(), event_name="mobilytics_impressions", now=NOW
     )
-    assert len(run.sent) == 3 and again.sent == [] and again.already_reported == 3
+    assert len(run.sent) == 3
+    assert again.sent == []
+    assert again.already_reported == 3
     sent = [r for r in state.posts("/v1/billing/meter_events") if not r.replayed]
     # What Stripe applied: one event per identifier (the failed one was retried with the same key).
     applied = {r.params["identifier"]: r for r in sent}
     assert len(applied) == 3
     assert all(r.idempotency_key == r.params["identifier"] for r in sent)
-    reported = {ident.rsplit("-", 3)[-3] + "-" + "-".join(ident.rsplit("-", 3)[-2:]): int(r.params["payload"]["value"])
-                for ident, r in applied.items()}  # fmt: skip
+    reported = {
+        ident.rsplit("-", 3)[-3] + "-" + "-".join(ident.rsplit("-", 3)[-2:]): int(
+            r.params["payload"]["value"]
+        )
+        for ident, r in applied.items()
+    }
     assert reported == settled
     assert all(r.params["payload"]["stripe_customer_id"] == "cus_1" for r in sent)
     assert sum(reported.values()) == sum(settled.values())

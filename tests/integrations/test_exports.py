@@ -67,10 +67,18 @@ def _impressions(
     engine: Engine, campaign: str, zone: str, hids: Sequence[str], *, randomized: bool, hour: int = 9
 ):
     rows = [
-        {"campaign_id": campaign, "asset_id": "truck-1", "zone_id": zone, "hid": h, "at": START + hour * 3_600_000 + i,
-         "grain": START + hour * 3_600_000, "n": 1, "randomized": randomized}
+        {
+            "campaign_id": campaign,
+            "asset_id": "truck-1",
+            "zone_id": zone,
+            "hid": h,
+            "at": START + hour * 3_600_000 + i,
+            "grain": START + hour * 3_600_000,
+            "n": 1,
+            "randomized": randomized,
+        }
         for i, h in enumerate(hids)
-    ]  # fmt: skip
+    ]
     with Session(engine) as s:
         s.execute(insert(impression), rows)
         s.commit()
@@ -95,15 +103,18 @@ def test_mogean_small_segment_is_withheld_and_a_large_one_lands_with_a_matching_
     by_segment = {r.segment: r for r in rows}
     assert set(by_segment) == {ALL, "prater", "mitte"}
     mitte = by_segment["mitte"]
-    assert mitte.status == "withheld" and "60 non-randomized ids, fewer than 100" in (mitte.reason or "")
+    assert mitte.status == "withheld"
+    assert "60 non-randomized ids, fewer than 100" in (mitte.reason or "")
     assert not [k for k in _keys(export_settings) if "/mitte/" in k]
     prater = by_segment["prater"]
-    assert prater.status == "complete" and prater.row_count == 150
+    assert prater.status == "complete"
+    assert prater.row_count == 150
     manifest = json.loads(_get(export_settings, prater.manifest_key or ""))
     (f,) = manifest["files"]
     body = _get(export_settings, f["key"])
     assert f["sha256"] == hashlib.sha256(body).hexdigest() == prater.objects[f["key"]]
-    assert manifest["row_count"] == f["rows"] == 150 and manifest["schema_version"] == "mogean-segment/1"
+    assert manifest["row_count"] == f["rows"] == 150
+    assert manifest["schema_version"] == "mogean-segment/1"
     ids = [r["mobilytics_id"] for r in csv.DictReader(io.StringIO(body.decode()))]
     key = campaign_key(b"mogean-master-secret", "spring")
     assert ids == sorted(rekey(key, h) for h in _hids("a1b2", 150))  # re-keyed, non-randomized only
@@ -133,9 +144,11 @@ def test_spotzi_zone_hours_csv_and_geojson_with_k_anonymity(
     row = export_spotzi(
         engine, store, export_settings, RollupSource(), campaign_id="spring", day=DAY, now=NOW
     )
-    assert row.status == "complete" and row.row_count == 2
+    assert row.status == "complete"
+    assert row.row_count == 2
     manifest = json.loads(_get(export_settings, row.manifest_key or ""))
-    assert manifest["suppressed_cells"] == 1 and manifest["k"] == 5
+    assert manifest["suppressed_cells"] == 1
+    assert manifest["k"] == 5
     files = {f["key"].rsplit("/", 1)[1]: f for f in manifest["files"]}
     table = list(csv.DictReader(io.StringIO(_get(export_settings, files["zone_hours.csv"]["key"]).decode())))
     assert [(r["zone_id"], r["hour_utc"], r["impressions"], r["devices"]) for r in table] == [
@@ -143,7 +156,8 @@ def test_spotzi_zone_hours_csv_and_geojson_with_k_anonymity(
         ("prater", "2026-11-23T09:00:00Z", "12", "12"),
     ]
     geo = json.loads(_get(export_settings, files["zones.geojson"]["key"]))
-    assert geo["type"] == "FeatureCollection" and [f["id"] for f in geo["features"]] == ["mitte", "prater"]
+    assert geo["type"] == "FeatureCollection"
+    assert [f["id"] for f in geo["features"]] == ["mitte", "prater"]
     assert geo["features"][1]["geometry"] == ZONE
     for f in manifest["files"]:
         assert hashlib.sha256(_get(export_settings, f["key"])).hexdigest() == f["sha256"]
@@ -178,21 +192,39 @@ def test_a_crash_mid_multipart_export_then_a_rerun_leaves_exactly_one_complete_e
             raise Crash
 
     with pytest.raises(Crash):
-        export_mogean(engine, store, export_settings, source, campaign_id="spring", day=DAY, now=NOW,
-                      on_part=crash_after_first_part)  # fmt: skip
+        export_mogean(
+            engine,
+            store,
+            export_settings,
+            source,
+            campaign_id="spring",
+            day=DAY,
+            now=NOW,
+            on_part=crash_after_first_part,
+        )
     with Session(engine) as s:
         (row,) = s.exec(select(PartnerExport)).all()
-        assert row.status == "running" and len(row.upload_state) == 1
+        assert row.status == "running"
+        assert len(row.upload_state) == 1
         (state,) = row.upload_state.values()
         assert list(state["parts"]) == ["1"]
     assert _keys(export_settings) == []  # nothing visible: no object, no manifest
-    rows = export_mogean(engine, store, export_settings, source, campaign_id="spring", day=DAY, now=NOW,
-                         on_part=lambda name, n: parts.append((name, n)))  # fmt: skip
+    rows = export_mogean(
+        engine,
+        store,
+        export_settings,
+        source,
+        campaign_id="spring",
+        day=DAY,
+        now=NOW,
+        on_part=lambda name, n: parts.append((name, n)),
+    )
     assert parts == [("segment.csv", 1), ("segment.csv", 2), ("segment.csv", 3)]  # part 1 was not sent again
     (row,) = rows
-    assert (
-        row.status == "complete" and row.row_count == 400_000 and row.attempts == 2 and row.upload_state == {}
-    )
+    assert row.status == "complete"
+    assert row.row_count == 400_000
+    assert row.attempts == 2
+    assert row.upload_state == {}
     base = "mogean/spring/2026-11-23/big/"
     assert _keys(export_settings) == [base + "manifest.json", base + "segment.csv"]
     s3 = _s3(export_settings)
@@ -213,22 +245,32 @@ def test_access_denied_by_bucket_policy_is_recorded_and_a_later_run_succeeds(
     bucket = export_settings.export_s3_bucket
     policy = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*"}],
-    }  # fmt: skip
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            }
+        ],
+    }
     s3 = _s3(export_settings)
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
     rows = export_mogean(
         engine, store, export_settings, RollupSource(), campaign_id="spring", day=DAY, now=NOW
     )
     failed = {r.segment: r for r in rows}["prater"]
-    assert failed.status == "failed" and (failed.reason or "").startswith("AccessDenied")
+    assert failed.status == "failed"
+    assert (failed.reason or "").startswith("AccessDenied")
     assert "put_object" in (failed.reason or "")
     s3.delete_bucket_policy(Bucket=bucket)
     rows = export_mogean(
         engine, store, export_settings, RollupSource(), campaign_id="spring", day=DAY, now=NOW
     )
     done = {r.segment: r for r in rows}["prater"]
-    assert done.status == "complete" and done.attempts == 2 and done.reason is None
+    assert done.status == "complete"
+    assert done.attempts == 2
+    assert done.reason is None
 
 
 @pytest.fixture
@@ -264,7 +306,14 @@ def test_partner_callbacks_are_hmac_authenticated_and_update_the_export(
         assert s.get(PartnerExport, row.id).status == "complete"  # type: ignore[union-attr]
     r = call("spotzi", callbacks.sign(body, secret, now))
     assert r.status_code == 200, r.text
-    assert r.json()["status"] == "confirmed" and r.json()["partner_detail"] == "loaded 1 row"
+    assert r.json()["status"] == "confirmed"
+    assert r.json()["partner_detail"] == "loaded 1 row"
     unknown = json.dumps({"manifest_key": "spotzi/nope/manifest.json", "status": "ingested"}).encode()
-    assert api.post("/exports/callbacks/spotzi", content=unknown,
-                    headers={callbacks.HEADER: callbacks.sign(unknown, secret, now)}).status_code == 404  # fmt: skip
+    assert (
+        api.post(
+            "/exports/callbacks/spotzi",
+            content=unknown,
+            headers={callbacks.HEADER: callbacks.sign(unknown, secret, now)},
+        ).status_code
+        == 404
+    )
