@@ -37,7 +37,7 @@ def zone(tz: str) -> ZoneInfo:
     """The ZoneInfo for an IANA name, or TimeZoneError."""
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as e:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as e:  # OSError: a directory name ("Europe")
         raise TimeZoneError(tz=tz, reason="not a known IANA time zone") from e
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -414,114 +414,133 @@ class Rollup:
     def _row(
         self, c: Campaign, key: tuple[str | None, str | None, str | None], acc: _RowAcc, k: int
     ) -> ReportRow:
-        rand = self.randomized
-        asset, zone, period = key
-        nonrand_imp = {h: n for h, n in acc.imp.items() if not rand.get(h)}
-        impressions = sum(nonrand_imp.values())
-        reach = len(nonrand_imp)
-        passersby = sum(1 for h in acc.seen if not rand.get(h))
-        dwell_hids: dict[int, set[str]] = {}
-        visitors: set[str] = set()
-        engaged: set[str] = set()
-        dwells = sorted(dw for _, dw in acc.sessions)
-        bucket_hids: dict[str, set[str]] = {b: set() for b in BUCKET_LABELS}
-        bucket_n: Counter[str] = Counter()
-        for hid, dw in acc.sessions:
-            dwell_hids.setdefault(dw, set()).add(hid)
-            if dw >= c.visitor_dwell_ms:
-                visitors.add(hid)
-            if dw >= c.engaged_dwell_ms:
-                engaged.add(hid)
-            b = _bucket_label(dw)
-            bucket_hids[b].add(hid)
-            bucket_n[b] += 1
-        session_devices = len({h for h, _ in acc.sessions})
-
-        # randomized: estimate per (asset, grain), then the revisit ratio of non-randomized devices
-        est_sum = 0
-        est_imp = 0.0
-        for aq, spans in acc.spans.items():
-            est = estimate_devices(
-                (Span(*sp) for sp in spans.values()), handoff_ms=self.handoff_ms, rssi_delta=self.rssi_delta
-            )
-            est_sum += est
-            imp_aq = acc.rand_imp.get(aq)
-            if imp_aq:
-                est_imp += sum(imp_aq.values()) * est / len(spans)
-        nonrand_aq = sum(len(s) for s in acc.nonrand_reach_aq.values())
-        ratio = reach / nonrand_aq if nonrand_aq else 1.0
-        rand_addresses = sum(1 for h in acc.imp if rand.get(h))
-        rand_imp = sum(n for h, n in acc.imp.items() if rand.get(h))
-        est_devices = est_sum * ratio
-
-        audience = passersby + est_devices
-        base = dict(
-            campaign_id=c.id,
-            asset_id=asset,
-            zone_id=zone,
-            period=period,
-            period_start_ms=acc.first_q if period is not None else None,
+        return build_row(
+            c, key, acc, k, randomized=self.randomized, handoff_ms=self.handoff_ms, rssi_delta=self.rssi_delta
         )
-        if small(audience, k):
-            return ReportRow(
-                **base,
-                impressions=None,
-                reach=None,
-                frequency=None,
-                passersby=None,
-                visitors=None,
-                engaged=None,
-                dwell_median_s=None,
-                dwell_p90_s=None,
-                dwell_buckets=dict.fromkeys(BUCKET_LABELS),
-                randomized=RandomizedMetrics(None, None, None, None),
-                suppressed=True,
-                suppressed_fields=("*",),
-            )
-        hidden: list[str] = []
 
-        def show(name: str, devices: float, value: float | None) -> float | None:
-            if small(devices, k):
-                hidden.append(name)
-                return None
-            return value
 
-        rimp = show("impressions", reach, impressions)
-        rreach = show("reach", reach, reach)
-        freq = show("frequency", reach, round(impressions / reach, 3) if reach else None)
-        rpass = show("passersby", passersby, passersby)
-        rvis = show("visitors", len(visitors), len(visitors))
-        reng = show("engaged", len(engaged), len(engaged))
-        median = show(
-            "dwell_median_s", session_devices, _nearest_rank(dwells, 0.5) / 1000 if dwells else None
+def build_row(
+    c: Campaign,
+    key: tuple[str | None, str | None, str | None],
+    acc: _RowAcc,
+    k: int,
+    *,
+    randomized: Mapping[str, bool],
+    handoff_ms: int = HANDOFF_MS,
+    rssi_delta: int = RSSI_DELTA,
+    period_start_ms: int | None = None,
+) -> ReportRow:
+    """One report row from its accumulated cells (shared by the in-memory and the SQL rollup)."""
+    rand = randomized
+    asset, zone, period = key
+    nonrand_imp = {h: n for h, n in acc.imp.items() if not rand.get(h)}
+    impressions = sum(nonrand_imp.values())
+    reach = len(nonrand_imp)
+    passersby = sum(1 for h in acc.seen if not rand.get(h))
+    dwell_hids: dict[int, set[str]] = {}
+    visitors: set[str] = set()
+    engaged: set[str] = set()
+    dwells = sorted(dw for _, dw in acc.sessions)
+    bucket_hids: dict[str, set[str]] = {b: set() for b in BUCKET_LABELS}
+    bucket_n: Counter[str] = Counter()
+    for hid, dw in acc.sessions:
+        dwell_hids.setdefault(dw, set()).add(hid)
+        if dw >= c.visitor_dwell_ms:
+            visitors.add(hid)
+        if dw >= c.engaged_dwell_ms:
+            engaged.add(hid)
+        b = _bucket_label(dw)
+        bucket_hids[b].add(hid)
+        bucket_n[b] += 1
+    session_devices = len({h for h, _ in acc.sessions})
+
+    # randomized: estimate per (asset, grain), then the revisit ratio of non-randomized devices
+    est_sum = 0
+    est_imp = 0.0
+    for aq, spans in acc.spans.items():
+        est = estimate_devices(
+            (Span(*sp) for sp in spans.values()), handoff_ms=handoff_ms, rssi_delta=rssi_delta
         )
-        p90 = show("dwell_p90_s", session_devices, _nearest_rank(dwells, 0.9) / 1000 if dwells else None)
-        buckets: dict[str, int | None] = {}
-        for b in BUCKET_LABELS:
-            if small(len(bucket_hids[b]), k):
-                hidden.append(f"dwell_buckets.{b}")
-                buckets[b] = None
-            else:
-                buckets[b] = bucket_n[b]
-        r_est = show("randomized.estimated_devices", est_devices, round(est_devices, 1))
-        r_addr = show("randomized.addresses", rand_addresses, rand_addresses)
-        r_imp = show("randomized.impressions_by_address", rand_addresses, rand_imp)
-        r_est_imp = show("randomized.estimated_impressions", est_devices, round(est_imp * ratio, 1))
+        est_sum += est
+        imp_aq = acc.rand_imp.get(aq)
+        if imp_aq:
+            est_imp += sum(imp_aq.values()) * est / len(spans)
+    nonrand_aq = sum(len(s) for s in acc.nonrand_reach_aq.values())
+    ratio = reach / nonrand_aq if nonrand_aq else 1.0
+    rand_addresses = sum(1 for h in acc.imp if rand.get(h))
+    rand_imp = sum(n for h, n in acc.imp.items() if rand.get(h))
+    est_devices = est_sum * ratio
+
+    audience = passersby + est_devices
+    base = dict(
+        campaign_id=c.id,
+        asset_id=asset,
+        zone_id=zone,
+        period=period,
+        period_start_ms=None
+        if period is None
+        else acc.first_q
+        if period_start_ms is None
+        else period_start_ms,
+    )
+    if small(audience, k):
         return ReportRow(
             **base,
-            impressions=rimp,
-            reach=rreach,
-            frequency=freq,
-            passersby=rpass,
-            visitors=rvis,
-            engaged=reng,
-            dwell_median_s=median,
-            dwell_p90_s=p90,
-            dwell_buckets=buckets,
-            randomized=RandomizedMetrics(r_addr, r_imp, r_est, r_est_imp),
-            suppressed=False,
-            suppressed_fields=tuple(hidden),
+            impressions=None,
+            reach=None,
+            frequency=None,
+            passersby=None,
+            visitors=None,
+            engaged=None,
+            dwell_median_s=None,
+            dwell_p90_s=None,
+            dwell_buckets=dict.fromkeys(BUCKET_LABELS),
+            randomized=RandomizedMetrics(None, None, None, None),
+            suppressed=True,
+            suppressed_fields=("*",),
         )
+    hidden: list[str] = []
+
+    def show(name: str, devices: float, value: float | None) -> float | None:
+        if small(devices, k):
+            hidden.append(name)
+            return None
+        return value
+
+    rimp = show("impressions", reach, impressions)
+    rreach = show("reach", reach, reach)
+    freq = show("frequency", reach, round(impressions / reach, 3) if reach else None)
+    rpass = show("passersby", passersby, passersby)
+    rvis = show("visitors", len(visitors), len(visitors))
+    reng = show("engaged", len(engaged), len(engaged))
+    median = show("dwell_median_s", session_devices, _nearest_rank(dwells, 0.5) / 1000 if dwells else None)
+    p90 = show("dwell_p90_s", session_devices, _nearest_rank(dwells, 0.9) / 1000 if dwells else None)
+    buckets: dict[str, int | None] = {}
+    for b in BUCKET_LABELS:
+        if small(len(bucket_hids[b]), k):
+            hidden.append(f"dwell_buckets.{b}")
+            buckets[b] = None
+        else:
+            buckets[b] = bucket_n[b]
+    r_est = show("randomized.estimated_devices", est_devices, round(est_devices, 1))
+    r_addr = show("randomized.addresses", rand_addresses, rand_addresses)
+    r_imp = show("randomized.impressions_by_address", rand_addresses, rand_imp)
+    r_est_imp = show("randomized.estimated_impressions", est_devices, round(est_imp * ratio, 1))
+    return ReportRow(
+        **base,
+        impressions=rimp,
+        reach=rreach,
+        frequency=freq,
+        passersby=rpass,
+        visitors=rvis,
+        engaged=reng,
+        dwell_median_s=median,
+        dwell_p90_s=p90,
+        dwell_buckets=buckets,
+        randomized=RandomizedMetrics(r_addr, r_imp, r_est, r_est_imp),
+        suppressed=False,
+        suppressed_fields=tuple(hidden),
+    )
 
 
 __all__ = [
@@ -534,4 +553,5 @@ __all__ = [
     "Report",
     "ReportRow",
     "Rollup",
+    "build_row",
 ]

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, text
 
 from cloud.api import errors
 from cloud.api.deps import SessionDep
-from cloud.api.routes import billing, config, devices, exports, telemetry
+from cloud.api.routes import billing, campaigns, config, devices, exports, reports, telemetry
 from cloud.billing.config import BillingSettings
 from cloud.campaigns import routes as campaign_world
 from cloud.core.config import Settings
@@ -46,6 +46,8 @@ def create_app(
     app.include_router(config.router)
     app.include_router(telemetry.router)
     app.include_router(campaign_world.router)
+    app.include_router(campaigns.router)
+    app.include_router(reports.router)
     app.include_router(billing.router)
     app.include_router(exports.router)
     return app

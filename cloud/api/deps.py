@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlmodel import Session
 
-from cloud.auth.models import ApiToken, Scope
-from cloud.auth.service import authenticate
+from cloud.auth.models import ApiToken, Scope, TenantScope
+from cloud.auth.service import Principal, authenticate, authenticate_tenant
 from cloud.core.config import Settings
 from cloud.core.types import utcnow
 
@@ -46,3 +46,17 @@ def require_write(request: Request, session: SessionDep) -> ApiToken:
 
 ReadAccess = Annotated[ApiToken | None, Depends(require_read)]
 WriteAccess = Annotated[ApiToken, Depends(require_write)]
+
+
+# The advertisers' API (/v1): a tenant key with the scope, or an ops token (staff see every tenant).
+# Never open without a key, whatever `open_reads` says.
+def require_campaigns(request: Request, session: SessionDep) -> Principal:
+    return authenticate_tenant(session, _bearer(request), need=TenantScope.CAMPAIGNS_READ, now=utcnow())
+
+
+def require_reports(request: Request, session: SessionDep) -> Principal:
+    return authenticate_tenant(session, _bearer(request), need=TenantScope.REPORTS_READ, now=utcnow())
+
+
+CampaignsAccess = Annotated[Principal, Depends(require_campaigns)]
+ReportsAccess = Annotated[Principal, Depends(require_reports)]

@@ -17,10 +17,11 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from cloud.analytics.sql.update import apply_observations
 from cloud.bridge.inbox import DeadLetterIn, Flush
 from cloud.core.types import from_ms
 from cloud.ingest.models import DeadLetter
-from cloud.ingest.store import IngestResult, ingest
+from cloud.ingest.store import IngestResult, ingest, observation_rows
 from cloud.observability import metrics
 from cloud.presence.rules import Evidence, Policy, Transition
 from cloud.presence.service import apply_evidence
@@ -137,7 +138,9 @@ def _lock_devices(session: Session, ids: set[str], now: datetime) -> dict[str, D
     return {d.id: d for d in rows}
 
 
-def apply_flush(engine: Engine, flush: Flush, *, policy: Policy, now: datetime) -> FlushResult:
+def apply_flush(
+    engine: Engine, flush: Flush, *, policy: Policy, now: datetime, rollups: bool = True
+) -> FlushResult:
     result = FlushResult(dead=list(flush.dead))
     with Session(engine) as session:
         devices = _lock_devices(session, flush.device_ids, now)
@@ -182,7 +185,11 @@ def apply_flush(engine: Engine, flush: Flush, *, policy: Policy, now: datetime) 
                 record_reported(session, device_id=device.id, body=msg.body, now=now)
             session.add(device)
         session.flush()
-        result.ingest = ingest(session.connection(), batches, now=now)
+        conn = session.connection()
+        result.ingest = ingest(conn, batches, now=now)
+        if rollups and result.ingest.fresh:
+            # Audience rollups in the same transaction: committed, and acknowledged, with the rows.
+            apply_observations(conn, [row for b in result.ingest.fresh for row in observation_rows(b)])
         session.commit()
     _count(result)
     return result

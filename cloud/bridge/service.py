@@ -50,6 +50,7 @@ class BridgeConfig:
     flush_interval_ms: int = 20
     sweep_interval_s: float = 0.5
     policy: Policy = field(default_factory=Policy)
+    rollups: bool = True  # fold telemetry into the audience rollups in the flush transaction
 
     @classmethod
     def from_settings(cls, s: Settings) -> BridgeConfig:
@@ -176,7 +177,9 @@ class Bridge:
     def _apply(self, raw: list[tuple[str, bytes]]) -> tuple[FlushResult, list[tuple[str, bytes]]]:
         now = utcnow()
         flush = sort(raw, now=now)
-        result = apply_flush(self.engine, flush, policy=self.config.policy, now=now)
+        result = apply_flush(
+            self.engine, flush, policy=self.config.policy, now=now, rollups=self.config.rollups
+        )
         return result, [(r.topic, r.payload) for r in flush.replies]
 
     async def _sweep(self, link: Link) -> None:

@@ -70,6 +70,7 @@ class IngestResult:
     gaps_opened: int = 0
     gaps_closed: int = 0
     duplicate_keys: list[tuple[str, str, int]] = field(default_factory=list)
+    fresh: list[Batch] = field(default_factory=list, repr=False)  # the new batches (for the rollups)
 
 
 def observation_rows(b: Batch) -> list[tuple[Any, ...]]:
@@ -230,6 +231,7 @@ def ingest(conn: Connection, batches: list[Batch], *, now: datetime) -> IngestRe
     result.duplicates = len(dups)
     result.duplicate_keys = [b.key for b in dups]
     result.batches = len(fresh)
+    result.fresh = fresh
     if fresh:
         result.observations = write_observations(conn, fresh)
         _account(conn, fresh, now, result)
