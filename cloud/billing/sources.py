@@ -1,42 +1,30 @@
-"""`DeliveredImpressions` read from the persisted analytics rollups (cloud/analytics/sql).
+"""`DeliveredImpressions` from analytics: `cloud.analytics.sql.partners.delivered_impressions_by_day`.
 
-Delivered impressions of a campaign on a UTC day = the sum of `analytics_impression.n` whose
-moment `at` falls in that day. This reads the rollup the ingest keeps; it does not re-apply the
-query-time crew exclusion of docs/metrics.md §2.6 (TODO: switch to the campaigns branch's named
-service function for "delivered impressions per campaign per UTC day" once it lands, so billing
-and the advertiser's report share one number by construction).
+The billable figure of a UTC day is analytics' `total`: counted impressions of non-randomized
+devices plus the modelled impressions of randomized ones, crew and infrastructure excluded (the
+same rollups the advertiser's report reads, so billing and the report agree by construction).
+Stripe meter events carry whole numbers here: the day's total is rounded half to even.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 
-from sqlalchemy import func, select
 from sqlmodel import Session
 
-from cloud.analytics.sql.tables import impression
-
-DAY_MS = 86_400_000
+from cloud.analytics.sql.partners import delivered_impressions_by_day
 
 
 def _ms(d: date) -> int:
     return int(datetime.combine(d, time(0), UTC).timestamp() * 1000)
 
 
-class RollupImpressions:
+class AnalyticsImpressions:
     def daily_impressions(
         self, session: Session, *, campaign_id: str, start: date, end: date
     ) -> Mapping[date, int]:
-        day = impression.c.at - impression.c.at % DAY_MS  # the UTC day's start, in ms
-        stmt = (
-            select(day.label("day"), func.sum(impression.c.n))
-            .where(
-                impression.c.campaign_id == campaign_id,
-                impression.c.at >= _ms(start),
-                impression.c.at < _ms(end),
-            )
-            .group_by(day)
+        rows = delivered_impressions_by_day(
+            session.connection(), campaign_id, start_ms=_ms(start), end_ms=_ms(end)
         )
-        epoch = date(1970, 1, 1)
-        return {epoch + timedelta(days=int(d) // DAY_MS): int(n) for d, n in session.execute(stmt)}
+        return {r.day: round(r.total) for r in rows}

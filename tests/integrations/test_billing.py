@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, insert, select
 from sqlmodel import Session
 from stripe import WebhookSignature
 
+from cloud.analytics.sql.partners import delivered_impressions_by_day
 from cloud.analytics.sql.tables import impression
 from cloud.api.app import create_app
 from cloud.auth.models import Scope
@@ -28,7 +29,7 @@ from cloud.billing.catalog import (
 from cloud.billing.config import BillingSettings
 from cloud.billing.exceptions import StripeApiError
 from cloud.billing.models import BillingEvent, CampaignBilling, SeatSubscription, UsageReport
-from cloud.billing.sources import RollupImpressions
+from cloud.billing.sources import AnalyticsImpressions
 from cloud.billing.stripe_api import StripeApi
 from cloud.billing.usage import report_usage
 from cloud.campaigns.models import Campaign, Tenant
@@ -352,6 +353,7 @@ def test_usage_reported_equals_delivered_impressions_once(
     engine: Engine, stripe_api: StripeApi, stripe_standin: tuple[StripeStandIn, str]
 ) -> None:
     state, _ = stripe_standin
+    _world(engine, "spring")
     today = NOW.date()
     days = [today - timedelta(days=3), today - timedelta(days=2), today - timedelta(days=1), today]
     rows = []
@@ -383,22 +385,28 @@ def test_usage_reported_equals_delivered_impressions_once(
             )
         )
         s.commit()
-    expected: dict[str, int] = {}
+    counted: dict[str, int] = {}  # by hand: non-randomized impressions per day
     for r in rows:
-        if r["campaign_id"] == "spring":
+        if r["campaign_id"] == "spring" and not r["randomized"]:
             d = datetime.fromtimestamp(r["at"] / 1000, UTC).date().isoformat()
-            expected[d] = expected.get(d, 0) + r["n"]
+            counted[d] = counted.get(d, 0) + r["n"]
+    with engine.connect() as conn:
+        analytics = delivered_impressions_by_day(conn, "spring")
+    assert {a.day.isoformat(): a.impressions for a in analytics} == counted
     # Today is not settled yet (6 h after midnight): three days are reported.
-    settled = {d: n for d, n in expected.items() if d != today.isoformat()}
+    settled = {a.day.isoformat(): round(a.total) for a in analytics if a.day != today}
+    assert len(settled) == 3
     # Stripe fails the first meter event: the run stops with a pending ledger row, nothing lost.
     state.fail_next("/v1/billing/meter_events", 500)
     with pytest.raises(StripeApiError):
-        report_usage(engine, stripe_api, RollupImpressions(), event_name="mobilytics_impressions", now=NOW)
+        report_usage(engine, stripe_api, AnalyticsImpressions(), event_name="mobilytics_impressions", now=NOW)
     with Session(engine) as s:
         assert [u.status for u in s.exec(select(UsageReport)).scalars()] == ["pending"]  # type: ignore[call-overload]
-    run = report_usage(engine, stripe_api, RollupImpressions(), event_name="mobilytics_impressions", now=NOW)
+    run = report_usage(
+        engine, stripe_api, AnalyticsImpressions(), event_name="mobilytics_impressions", now=NOW
+    )
     again = report_usage(
-        engine, stripe_api, RollupImpressions(), event_name="mobilytics_impressions", now=NOW
+        engine, stripe_api, AnalyticsImpressions(), event_name="mobilytics_impressions", now=NOW
     )
     assert len(run.sent) == 3
     assert again.sent == []
@@ -416,4 +424,3 @@ def test_usage_reported_equals_delivered_impressions_once(
     }
     assert reported == settled
     assert all(r.params["payload"]["stripe_customer_id"] == "cus_1" for r in sent)
-    assert sum(reported.values()) == sum(settled.values())

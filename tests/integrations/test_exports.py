@@ -26,7 +26,7 @@ from cloud.exports.config import ExportSettings
 from cloud.exports.models import PartnerExport
 from cloud.exports.partners import day_ms, export_mogean, export_spotzi
 from cloud.exports.s3 import ObjectStore
-from cloud.exports.sources import ALL, RollupSource
+from cloud.exports.sources import ALL, EXPOSED, AnalyticsSource, RollupSource
 
 DAY = date(2026, 11, 23)
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -317,3 +317,36 @@ def test_partner_callbacks_are_hmac_authenticated_and_update_the_export(
         ).status_code
         == 404
     )
+
+
+def test_the_default_source_is_analytics_partner_function(
+    engine: Engine, store: ObjectStore, export_settings: ExportSettings
+) -> None:
+    """Mogean and Spotzi from `exposed_segment`: small segment withheld, large one complete."""
+    _world(engine, "spring")
+    _world_more(engine, "autumn")
+    _impressions(engine, "spring", "prater", _hids("a1b2", 150), randomized=False)
+    _impressions(engine, "spring", "prater", _hids("c3d4", 300), randomized=True)
+    _impressions(engine, "autumn", "", _hids("e5f6", 99), randomized=False)
+    source = AnalyticsSource()
+    (small,) = export_mogean(engine, store, export_settings, source, campaign_id="autumn", day=DAY, now=NOW)
+    assert small.segment == EXPOSED
+    assert small.status == "withheld"
+    assert "99 non-randomized ids, fewer than 100" in (small.reason or "")
+    (large,) = export_mogean(engine, store, export_settings, source, campaign_id="spring", day=DAY, now=NOW)
+    assert large.status == "complete"
+    assert large.row_count == 150
+    manifest = json.loads(_get(export_settings, large.manifest_key or ""))
+    body = _get(export_settings, manifest["files"][0]["key"])
+    assert manifest["files"][0]["sha256"] == hashlib.sha256(body).hexdigest()
+    assert manifest["row_count"] == 150
+    spotzi = export_spotzi(engine, store, export_settings, source, campaign_id="spring", day=DAY, now=NOW)
+    assert spotzi.status == "complete"
+    table = _get(export_settings, f"spotzi/spring/{DAY.isoformat()}/zones/zone_hours.csv").decode()
+    assert table.splitlines()[1].startswith("prater,2026-11-23T09:00:00Z,")
+
+
+def _world_more(engine: Engine, campaign: str) -> None:
+    with Session(engine) as s:
+        s.add(Campaign(id=campaign, name=campaign, advertiser_id="acme", created_at=NOW))
+        s.commit()

@@ -16,7 +16,7 @@ from cloud.exports.exceptions import ExportNotFoundError
 from cloud.exports.models import Partner, PartnerExport, PartnerExportPublic
 from cloud.exports.partners import export_mogean, export_spotzi
 from cloud.exports.s3 import ObjectStore
-from cloud.exports.sources import RollupSource
+from cloud.exports.sources import AnalyticsSource
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 
@@ -83,8 +83,22 @@ def export_now(
     engine, settings, store = request.app.state.engine, _settings(request), _store(request)
     if partner == Partner.MOGEAN:
         return export_mogean(
-            engine, store, settings, RollupSource(), campaign_id=campaign_id, day=day, now=utcnow()
+            engine,
+            store,
+            settings,
+            AnalyticsSource(),
+            campaign_id=campaign_id,
+            day=day,
+            now=utcnow(),
         )
     return [
-        export_spotzi(engine, store, settings, RollupSource(), campaign_id=campaign_id, day=day, now=utcnow())
+        export_spotzi(
+            engine,
+            store,
+            settings,
+            AnalyticsSource(),
+            campaign_id=campaign_id,
+            day=day,
+            now=utcnow(),
+        )
     ]
