@@ -350,3 +350,95 @@ def _world_more(engine: Engine, campaign: str) -> None:
     with Session(engine) as s:
         s.add(Campaign(id=campaign, name=campaign, advertiser_id="acme", created_at=NOW))
         s.commit()
+
+
+class FlakyS3:
+    """A loopback proxy in front of moto that answers the first `failures` PUTs with 503 SlowDown."""
+
+    def __init__(self, upstream: str, failures: int) -> None:
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        up = urlsplit(upstream)
+        self.failures = failures
+        self.refused = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if self.command == "PUT" and proxy.refused < proxy.failures:
+                    proxy.refused += 1
+                    raw = b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"
+                    self.send_response(503)
+                    self.send_header("content-length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                    return
+                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=30)
+                conn.request(self.command, self.path, body=body, headers=dict(self.headers))
+                r = conn.getresponse()
+                data = r.read()
+                self.send_response(r.status)
+                for k, v in r.getheaders():
+                    if k.lower() not in {
+                        "content-length",
+                        "transfer-encoding",
+                        "connection",
+                        "date",
+                        "server",
+                    }:
+                        self.send_header(k, v)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, name="flaky-s3", daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_transient_s3_errors_are_retried_and_past_the_budget_recorded(
+    engine: Engine, export_settings: ExportSettings
+) -> None:
+    import dataclasses
+
+    _world(engine)
+    _impressions(engine, "spring", "prater", _hids("aa", 12), randomized=False)
+    flaky = FlakyS3(export_settings.export_s3_endpoint or "", failures=2)
+    try:
+        s = dataclasses.replace(export_settings, export_s3_endpoint=flaky.url, export_s3_max_attempts=4)
+        row = export_spotzi(
+            engine, ObjectStore.from_settings(s), s, RollupSource(), campaign_id="spring", day=DAY, now=NOW
+        )
+        assert row.status == "complete"
+        assert flaky.refused == 2  # botocore retried both 503s, the export did not notice
+        flaky.failures, flaky.refused = 10, 0
+        day2 = date(2026, 11, 22)
+        _impressions(engine, "spring", "prater", _hids("bb", 12), randomized=False, hour=-15)
+        one = dataclasses.replace(s, export_s3_max_attempts=1)
+        row = export_spotzi(
+            engine,
+            ObjectStore.from_settings(one),
+            one,
+            RollupSource(),
+            campaign_id="spring",
+            day=day2,
+            now=NOW,
+        )
+        assert row.status == "failed"
+        assert (row.reason or "").startswith("SlowDown")
+    finally:
+        flaky.close()
