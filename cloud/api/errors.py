@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
 from cloud.analytics.exceptions import AnalyticsError
+from cloud.billing.exceptions import BillingError, BillingNotFoundError, WebhookRejectedError
 from cloud.campaigns.exceptions import AlreadyExistsError, InvalidInputError, OverlapError
 from cloud.exceptions import (
     AuthError,
@@ -19,6 +20,7 @@ from cloud.exceptions import (
     ReleaseRejectedError,
     ReleaseStoreError,
 )
+from cloud.exports.exceptions import CallbackRejectedError, ExportError, ExportNotFoundError
 from cloud.identity.exceptions import EnrollmentError, IdentityError
 
 _NUL = (b"\\u0000", b"\\U0000", b"%00")
@@ -107,3 +109,15 @@ def install(app: FastAPI) -> None:
         return JSONResponse(
             {"detail": [{"loc": ["query"], "msg": str(exc), "type": "value"}]}, status_code=422
         )
+
+    @app.exception_handler(BillingError)
+    @app.exception_handler(ExportError)
+    async def _integration_error(_request: Request, exc: CloudError) -> JSONResponse:
+        match exc:
+            case WebhookRejectedError():
+                return JSONResponse({"detail": exc.reason}, status_code=400)
+            case CallbackRejectedError():
+                return JSONResponse({"detail": exc.reason}, status_code=exc.status)
+            case BillingNotFoundError() | ExportNotFoundError():
+                return JSONResponse({"detail": str(exc)}, status_code=404)
+        return JSONResponse({"detail": str(exc)}, status_code=502)

@@ -2,6 +2,8 @@
 
 from cloud.analytics.sql import tables as analytics_tables
 from cloud.auth.models import ApiToken, OpsSession, OpsUser
+from cloud.billing.models import BillingEvent, CampaignBilling, CatalogPrice, SeatSubscription, UsageReport
+from cloud.bluezoo.models import BlueZooCursor, BlueZooSensor
 from cloud.campaigns.models import (
     AdSpot,
     Asset,
@@ -13,6 +15,7 @@ from cloud.campaigns.models import (
     Shipment,
     Tenant,
 )
+from cloud.exports.models import PartnerExport
 from cloud.identity.models import DeviceCredential, EnrollmentEvent, EnrollmentToken
 from cloud.ingest.models import DeadLetter, TelemetryBatch, TelemetryGap, TelemetryStream, observation
 from cloud.registry.models import Device, StatusChange
@@ -24,8 +27,13 @@ __all__ = [
     "AdSpot",
     "ApiToken",
     "Asset",
+    "BillingEvent",
+    "BlueZooCursor",
+    "BlueZooSensor",
     "Campaign",
     "CampaignAsset",
+    "CampaignBilling",
+    "CatalogPrice",
     "ConfigShadow",
     "DeadLetter",
     "Deployment",
@@ -40,13 +48,16 @@ __all__ = [
     "JobEvent",
     "OpsSession",
     "OpsUser",
+    "PartnerExport",
     "Release",
+    "SeatSubscription",
     "Shipment",
     "StatusChange",
     "TelemetryBatch",
     "TelemetryGap",
     "TelemetryStream",
     "Tenant",
+    "UsageReport",
     "analytics_tables",
     "observation",
 ]
