@@ -87,6 +87,19 @@ async def _retained_offers(cloud: Cloud, device_ids: list[str]) -> dict[str, byt
     return found
 
 
+async def _offers_withdrawn(cloud: Cloud, device_ids: list[str], within_s: float = 10.0) -> dict[str, bytes]:
+    """The retained offers left once the cloud's offer outbox has had `within_s` to withdraw them
+    (withdrawal is published by the sweeper after the job ends, not in the same transaction)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    for _ in range(int(within_s / 0.2) + 1):  # bounded polling: the offer outbox has no event to await
+        left = await _retained_offers(cloud, device_ids)
+        if not left or loop.time() >= deadline:
+            return left
+        await asyncio.sleep(0.2)
+    return left
+
+
 async def test_waves_commit_only_after_the_new_boot_heartbeats_and_sends_telemetry(
     cloud: Cloud, ops: tuple[TestClient, dict], fleet: Fleet
 ) -> None:
@@ -118,7 +131,7 @@ async def test_waves_commit_only_after_the_new_boot_heartbeats_and_sends_telemet
     assert "committed" in history[-1]["reason"]
     assert all(len(d.offers) == 1 for d in devices)
     # Every ended job's retained offer was withdrawn.
-    assert await _retained_offers(cloud, [d.device_id for d in devices]) == {}
+    assert await _offers_withdrawn(cloud, [d.device_id for d in devices]) == {}
 
 
 async def test_a_failing_wave_halts_and_no_device_beyond_it_is_touched(
@@ -158,7 +171,7 @@ async def test_a_failing_wave_halts_and_no_device_beyond_it_is_touched(
         assert "self-test failed" in (jobs[i].reason or "") or "again after the update" in (
             jobs[i].reason or ""
         )
-    assert await _retained_offers(cloud, [d.device_id for d in devices]) == {}
+    assert await _offers_withdrawn(cloud, [d.device_id for d in devices]) == {}
 
 
 async def test_claimed_success_without_a_new_boot_is_not_success_and_silence_fails(
