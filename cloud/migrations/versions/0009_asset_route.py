@@ -1,7 +1,7 @@
 """Route rollup: the first GPS fix per asset and UTC minute (docs/metrics.md §2.9).
 
 Revision ID: 0009_asset_route
-Revises: 0006_integrations
+Revises: 0007_campaign_state
 
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_asset_route"
-down_revision = "0006_integrations"
+down_revision = "0007_campaign_state"
 branch_labels = None
 depends_on = None
 
