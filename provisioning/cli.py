@@ -28,7 +28,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from provisioning import cloud, esp32, pi
 from provisioning.exceptions import ProvisionError, StateError
-from provisioning.local_identity import credential_files, ensure_key
+from provisioning.local_identity import BOARD_NAMES, board_files, credential_files, ensure_key
 from provisioning.state import DeviceState, fingerprint
 
 app = typer.Typer(
@@ -149,7 +149,8 @@ def device_document(
         )
     doc_mqtt = {"host": broker["host"], "port": int(broker.get("port", 8883)), "keepalive": 30}
     if broker.get("tls", True):
-        doc_mqtt.update(tls=True, ca="ca.crt", cert="device.crt", key="device.key")
+        names = BOARD_NAMES
+        doc_mqtt.update(tls=True, ca=names["ca"], cert=names["cert"], key=names["key"])
     if reg and broker.get("password_fallback"):
         doc_mqtt.update(user=reg["username"], password=reg["password"])
     return {
@@ -182,10 +183,8 @@ def do_esp32_install(
     doc_path = state.directory / "device.json"
     doc_path.write_text(json.dumps(doc, sort_keys=True))
     files = esp32.bundle_files(bundle)
-    creds = credential_files(state)
-    files += [(creds["key"], "device.key"), (doc_path, "device.json")]
-    if "cert" in creds:
-        files += [(creds["cert"], "device.crt"), (creds["ca"], "ca.crt")]
+    creds = board_files(state)
+    files += [(path, BOARD_NAMES[name]) for name, path in creds.items()] + [(doc_path, "device.json")]
     planned = esp32.plan(files)
     fp = fingerprint(*(f"{f.remote}={f.sha256}" for f in planned))
     with ctx.progress("copy") as p:
