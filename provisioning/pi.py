@@ -98,7 +98,7 @@ Wants=network-online.target
 After=network-online.target
 
 [Service]
-ExecStart={python} -m edge_agent.cli run --config {config}
+ExecStart={python} -m edge_agent run --config {config}
 Restart=always
 RestartSec=5
 # Store-and-forward lives in the agent's outbox; a stop is a clean flush, a kill loses nothing acked.
