@@ -185,6 +185,65 @@ def broker_config(
     ),
     host: str = "127.0.0.1",
     port: int = 1883,
+    tls: Annotated[
+        Path | None,
+        typer.Option(help="Identity directory (`mobilytics identity init`): TLS with client certificates."),
+    ] = None,
+    tls_host: Annotated[str, typer.Option(help="Address the TLS listener binds.")] = "0.0.0.0",
+    tls_port: Annotated[int, typer.Option(help="The TLS listener's port.")] = 8883,
+    plain: Annotated[
+        bool, typer.Option(help="With --tls, keep the plain listener (password fallback) on HOST:PORT.")
+    ] = True,
 ) -> None:
-    """Print a mosquitto.conf that never drops acknowledged telemetry (see cloud/broker/mosquitto.py)."""
-    typer.echo(MosquittoConfig(host=host, port=port, data_dir=data_dir).render(), nl=False)
+    """Print a mosquitto.conf that never drops acknowledged telemetry (see cloud/broker/mosquitto.py);
+    with --tls, one that admits only fleet certificates (or device passwords) and enforces the ACL."""
+    if tls is None:
+        typer.echo(MosquittoConfig(host=host, port=port, data_dir=data_dir).render(), nl=False)
+        return
+    from cloud.identity.directory import IdentityDir
+
+    files = IdentityDir(tls).broker
+    if not files.certfile.exists():
+        typer.secho(
+            f"error: no broker files in {files.directory}: run `mobilytics identity init {tls}`",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2)
+    config = MosquittoConfig(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        allow_anonymous=False,
+        tls=files.tls_listener(port=tls_port, host=tls_host),
+        password_file=files.password_file,
+        acl_file=files.acl_file,
+        plain=plain,
+    )
+    typer.echo(config.render(), nl=False)
+
+
+identity_app = typer.Typer(help="The fleet's identity: CA, the cloud's and the broker's certificates.")
+app.add_typer(identity_app, name="identity")
+
+
+@identity_app.command("init")
+def identity_init(
+    directory: Annotated[Path, typer.Argument(help="Where to keep it (then MOBILYTICS_IDENTITY_DIR).")],
+    broker_host: Annotated[
+        list[str] | None,
+        typer.Option("--broker-host", help="Name or address clients reach the broker at (repeatable)."),
+    ] = None,
+) -> None:
+    """Create (or keep) the fleet CA; issue the cloud's client and the broker's server certificates; write
+    the broker's CA, CRL, password and ACL files. Safe to repeat."""
+    from cloud.identity.directory import IdentityDir
+
+    ident = IdentityDir(directory).init(hosts=broker_host or ["127.0.0.1", "localhost"])
+    typer.echo(f"fleet CA      {ident.ca_file}")
+    typer.echo(f"cloud client  {ident.cloud_cert}")
+    typer.echo(f"broker files  {ident.broker.directory}")
+    typer.echo(
+        f"next: mobilytics broker-config --tls {directory} > mosquitto.conf; "
+        f"MOBILYTICS_IDENTITY_DIR={directory} mobilytics up --broker mqtts://HOST:8883"
+    )

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import signal
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 import uvicorn
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from cloud.api.app import create_app
 from cloud.bluezoo.client import BlueZooClient
@@ -31,14 +35,39 @@ from cloud.broker.embedded import embedded_broker
 from cloud.broker.ports import is_port_free
 from cloud.core.config import Settings
 from cloud.core.db import make_engine, migrate
+from cloud.core.types import utcnow
 from cloud.demo.fleet import run_fleet
 from cloud.exceptions import PortInUseError
 from cloud.exports.config import ExportSettings
 from cloud.exports.s3 import ObjectStore
 from cloud.exports.schedule import ExportSchedule
 from cloud.exports.sources import AnalyticsSource
+from cloud.identity.directory import IdentityDir
+from cloud.identity.service import Identity, refresh_broker
 
 log = structlog.get_logger("cloud.stack")
+
+
+def load_identity(settings: Settings, engine: Engine) -> Identity | None:
+    """The fleet identity from ``settings.identity_dir`` (None: enrollment off), with the broker's CRL
+    and password file brought up to date with the database before anything connects."""
+    if not settings.identity_dir:
+        return None
+    reload = None
+    if settings.broker_reload:
+        argv = shlex.split(settings.broker_reload)
+
+        def reload() -> None:
+            r = subprocess.run(argv, capture_output=True, timeout=30)
+            if r.returncode != 0:
+                log.error("broker.reload_failed", argv=argv, code=r.returncode, output=r.stderr[-500:])
+
+    identity = IdentityDir(Path(settings.identity_dir)).load(
+        broker=settings.broker_for_devices, reload=reload
+    )
+    with Session(engine) as session:
+        refresh_broker(session, identity, now=utcnow())
+    return identity
 
 
 @contextlib.asynccontextmanager
@@ -86,9 +115,10 @@ async def run_stack(settings: Settings, *, stop: asyncio.Event | None = None) ->
     engine = make_engine(settings.db)
     await asyncio.to_thread(migrate, engine)
     host, port, _tls = settings.broker_host_port
+    identity = await asyncio.to_thread(load_identity, settings, engine)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(engine, settings),
+            create_app(engine, settings, identity),
             host=settings.api_host,
             port=settings.api_port,
             log_level="warning",

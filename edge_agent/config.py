@@ -75,6 +75,10 @@ class MqttConfig:
     username: str | None = None
     password: str | None = None
     tls_ca: str | None = None  # a CA file turns TLS on
+    # The device's client certificate and key (PEM), signed by the fleet CA: the broker takes the
+    # certificate's CN (the device id) as the username (cloud/broker/mosquitto.py). Both or neither.
+    tls_cert: str | None = None
+    tls_key: str | None = None
     keepalive_s: int = 30
     publish_timeout_s: float = 10.0
     window: int = 20  # telemetry batches in flight awaiting PUBACK
@@ -249,5 +253,9 @@ def _check(config: AgentConfig) -> None:
         raise ConfigError("sources", "configure at least one of pcap, monitor, ble, simulate")
     if config.gps.gpsd and config.gps.nmea:
         raise ConfigError("gps", "choose gpsd or nmea, not both")
+    if (config.mqtt.tls_cert is None) != (config.mqtt.tls_key is None):
+        raise ConfigError("mqtt.tls_cert", "set tls_cert and tls_key together")
+    if config.mqtt.tls_cert and not config.mqtt.tls_ca:
+        raise ConfigError("mqtt.tls_ca", "a client certificate needs tls_ca (TLS) too")
     if config.outbox_max_mb <= 0:
         raise ConfigError("outbox_max_mb", "must be positive")

@@ -113,7 +113,13 @@ class Uplink:
 
     def _client(self) -> aiomqtt.Client:
         c = self.config
-        tls = aiomqtt.TLSParameters(ca_certs=c.tls_ca, cert_reqs=ssl.CERT_REQUIRED) if c.tls_ca else None
+        tls = (
+            aiomqtt.TLSParameters(
+                ca_certs=c.tls_ca, certfile=c.tls_cert, keyfile=c.tls_key, cert_reqs=ssl.CERT_REQUIRED
+            )
+            if c.tls_ca
+            else None
+        )
         return aiomqtt.Client(
             c.host,
             c.port,

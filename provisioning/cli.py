@@ -28,7 +28,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from provisioning import cloud, esp32, pi
 from provisioning.exceptions import ProvisionError, StateError
-from provisioning.local_identity import credential_files, ensure_key
+from provisioning.local_identity import BOARD_NAMES, board_files, credential_files, ensure_key
 from provisioning.state import DeviceState, fingerprint
 
 app = typer.Typer(
@@ -149,7 +149,8 @@ def device_document(
         )
     doc_mqtt = {"host": broker["host"], "port": int(broker.get("port", 8883)), "keepalive": 30}
     if broker.get("tls", True):
-        doc_mqtt.update(tls=True, ca="ca.crt", cert="device.crt", key="device.key")
+        names = BOARD_NAMES
+        doc_mqtt.update(tls=True, ca=names["ca"], cert=names["cert"], key=names["key"])
     if reg and broker.get("password_fallback"):
         doc_mqtt.update(user=reg["username"], password=reg["password"])
     return {
@@ -182,10 +183,8 @@ def do_esp32_install(
     doc_path = state.directory / "device.json"
     doc_path.write_text(json.dumps(doc, sort_keys=True))
     files = esp32.bundle_files(bundle)
-    creds = credential_files(state)
-    files += [(creds["key"], "device.key"), (doc_path, "device.json")]
-    if "cert" in creds:
-        files += [(creds["cert"], "device.crt"), (creds["ca"], "ca.crt")]
+    creds = board_files(state)
+    files += [(path, BOARD_NAMES[name]) for name, path in creds.items()] + [(doc_path, "device.json")]
     planned = esp32.plan(files)
     fp = fingerprint(*(f"{f.remote}={f.sha256}" for f in planned))
     with ctx.progress("copy") as p:
@@ -263,6 +262,7 @@ def do_pi_install(
     fleet_key: str,
     mqtt: dict[str, Any],
     start: bool,
+    sources: tuple[str, ...] | list[str] = pi.DEFAULT_SOURCES,
 ) -> dict[str, Any]:
     state = DeviceState.open(ctx.workdir, device, "rpi")
     ensure_key(state)
@@ -276,22 +276,30 @@ def do_pi_install(
     for name, path in creds.items():
         if pi.put(target, ident / path.name, path.read_bytes(), 0o600 if name == "key" else 0o644):
             changed.append(str(ident / path.name))
+    if pi.put(target, pi.CONFIG_DIR / "fleet.key", (fleet_key + "\n").encode(), 0o600):
+        changed.append(str(pi.CONFIG_DIR / "fleet.key"))
     reg = state.data.get("registration")
     broker = {**mqtt, **(reg["broker"] if reg else {})}
-    sections: dict[str, dict[str, object]] = {
-        "device": {"id": device, "hardware": "rpi"},
-        "mqtt": {
-            "host": broker.get("host"),
-            "port": broker.get("port"),
-            "tls": broker.get("tls", True),
-            "ca": str(ident / "ca.crt"),
-            "cert": str(ident / "device.crt"),
-            "key": str(ident / "device.key"),
-        },
-        "privacy": {"fleet_key": fleet_key},
-    }
+    mqtt_table: dict[str, object] = {"host": broker.get("host"), "port": broker.get("port")}
+    if broker.get("tls", True):
+        mqtt_table.update(
+            tls_ca=str(ident / "ca.crt"),
+            tls_cert=str(ident / "device.crt"),
+            tls_key=str(ident / "device.key"),
+        )
+    if reg and broker.get("password_fallback"):
+        mqtt_table.update(username=reg["username"], password=reg["password"])
+    tables: dict[str, dict[str, object]] = {"mqtt": mqtt_table}
+    for text in sources:
+        try:
+            kind, values = pi.parse_source(text)
+        except ValueError as e:
+            raise StateError(str(e)) from None
+        tables[f"sources.{kind}"] = values
+    # The agent's format (edge_agent/config.py, agent.example.toml) is the contract.
+    top = {"device_id": device, "fleet_key_file": str(pi.CONFIG_DIR / "fleet.key"), "hw": "rpi"}
     config = pi.CONFIG_DIR / "agent.toml"
-    if pi.put(target, config, pi.agent_toml(sections).encode(), 0o640):
+    if pi.put(target, config, pi.agent_toml(top, tables).encode(), 0o640):
         changed.append(str(config))
     if pi.put(target, pi.UNIT_PATH, pi.unit_text(python=agent.python, config=config).encode()):
         changed.append(str(pi.UNIT_PATH))
@@ -315,6 +323,13 @@ def do_pi_install(
 # ---- commands ------------------------------------------------------------------------------------------
 
 
+SourceOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Agent source, repeatable: monitor:IFACE, ble[:ADAPTER], simulate "
+        "(default: monitor:wlan1mon and ble).",
+    ),
+]
 MqttHostOpt = Annotated[
     str | None, typer.Option(help="Broker host for an offline install (registration overrides).")
 ]
@@ -451,6 +466,7 @@ def pi_install(
     mqtt_host: MqttHostOpt = None,
     mqtt_port: int = 8883,
     start: bool = True,
+    source: SourceOpt = None,
 ) -> None:
     """pip-install the agent, write identity + agent.toml + the systemd unit, start it once registered."""
     run_step(
@@ -463,6 +479,7 @@ def pi_install(
             fleet_key=fleet_key,
             mqtt={"host": mqtt_host, "port": mqtt_port},
             start=start,
+            sources=source or pi.DEFAULT_SOURCES,
         ),
     )
 
@@ -479,6 +496,7 @@ def pi_setup(
     agent_spec: str = "mobilytics[agent]",
     timeout: float = 120,
     start: bool = True,
+    source: SourceOpt = None,
 ) -> None:
     """install (offline) → register → install the certificate and start → check."""
 
@@ -487,7 +505,14 @@ def pi_setup(
         steps = [do_register(ctx, device=device, hardware="rpi", api=api, token=token, client=None)]
         steps.append(
             do_pi_install(
-                ctx, device=device, target=target, agent=agent, fleet_key=fleet_key, mqtt={}, start=start
+                ctx,
+                device=device,
+                target=target,
+                agent=agent,
+                fleet_key=fleet_key,
+                mqtt={},
+                start=start,
+                sources=source or pi.DEFAULT_SOURCES,
             )
         )
         steps.append(do_check(ctx, device=device, api=api, timeout=timeout, client=None))

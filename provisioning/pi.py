@@ -21,6 +21,7 @@ from provisioning.exceptions import ToolError
 CONFIG_DIR = PurePosixPath("/etc/mobilytics")
 UNIT_PATH = PurePosixPath("/etc/systemd/system/mobilytics-agent.service")
 UNIT_NAME = "mobilytics-agent.service"
+DEFAULT_SOURCES = ("monitor:wlan1mon", "ble")
 
 
 class Target(Protocol):
@@ -97,7 +98,7 @@ Wants=network-online.target
 After=network-online.target
 
 [Service]
-ExecStart={python} -m edge_agent.cli run --config {config}
+ExecStart={python} -m edge_agent run --config {config}
 Restart=always
 RestartSec=5
 # Store-and-forward lives in the agent's outbox; a stop is a clean flush, a kill loses nothing acked.
@@ -118,12 +119,27 @@ def toml_value(v: object) -> str:
     return f'"{s}"'
 
 
-def agent_toml(sections: dict[str, dict[str, object]]) -> str:
+def agent_toml(top: dict[str, object], tables: dict[str, dict[str, object]]) -> str:
+    """TOML in the agent's own format (edge_agent/config.py): top-level keys, then ``[table]`` or
+    ``[table.sub]`` sections; None values are left out."""
     out = ["# Written by mobilytics-provision; re-run `mobilytics-provision pi install` to change."]
-    for name, values in sections.items():
+    out += [f"{k} = {toml_value(v)}" for k, v in top.items() if v is not None]
+    for name, values in tables.items():
         out.append(f"\n[{name}]")
         out += [f"{k} = {toml_value(v)}" for k, v in values.items() if v is not None]
     return "\n".join(out) + "\n"
+
+
+def parse_source(text: str) -> tuple[str, dict[str, object]]:
+    """``monitor:wlan1mon``, ``ble``, ``ble:hci0``, ``simulate`` -> the agent's ``[sources.<kind>]`` table."""
+    kind, _, arg = text.partition(":")
+    if kind == "monitor" and arg:
+        return kind, {"interface": arg}
+    if kind == "ble":
+        return kind, {"adapter": arg or None}
+    if kind == "simulate" and not arg:
+        return kind, {}
+    raise ValueError(f"--source {text!r}: expected monitor:IFACE, ble[:ADAPTER] or simulate")
 
 
 def put(target: Target, path: PurePosixPath, data: bytes, mode: int = 0o644) -> bool:

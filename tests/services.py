@@ -93,6 +93,10 @@ class MosquittoProcess:
             **self.options,
         )
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
     def reload(self) -> None:
         """SIGHUP: Mosquitto re-reads its password, ACL and CRL files (issue 7's revocation path)."""
         if self._proc is not None:

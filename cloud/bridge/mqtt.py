@@ -10,8 +10,11 @@ so this module reaches the paho client in exactly one place. A persistent sessio
 from __future__ import annotations
 
 import enum
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import aiomqtt
 
@@ -22,6 +25,23 @@ class ConnectionState(enum.StrEnum):
     DISCONNECTED = "disconnected"
     CONNECTING = "connecting"
     CONNECTED = "connected"
+
+
+@dataclass(frozen=True, slots=True)
+class Tls:
+    """TLS to the broker: verify it against ``ca`` and present the cloud's certificate (cloud/identity)."""
+
+    ca: Path | None = None  # None: the system's trust store
+    cert: Path | None = None
+    key: Path | None = None
+
+    def params(self) -> aiomqtt.TLSParameters:
+        return aiomqtt.TLSParameters(
+            ca_certs=str(self.ca) if self.ca else None,
+            certfile=str(self.cert) if self.cert else None,
+            keyfile=str(self.key) if self.key else None,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
 
 
 class Link:
@@ -55,11 +75,13 @@ async def connect(
     generation: int = 0,
     clean_session: bool = False,
     manual_ack: bool = True,
+    tls: Tls | None = None,
 ) -> AsyncIterator[Link]:
     client = aiomqtt.Client(
         host,
         port,
         identifier=client_id,
+        tls_params=tls.params() if tls is not None else None,
         clean_session=clean_session,
         keepalive=30,
         timeout=10,

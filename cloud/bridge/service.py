@@ -19,6 +19,7 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiomqtt
 import structlog
@@ -28,7 +29,7 @@ from sqlmodel import Session
 
 from cloud.bridge.apply import FlushResult, apply_flush
 from cloud.bridge.inbox import sort
-from cloud.bridge.mqtt import ConnectionState, Link, connect
+from cloud.bridge.mqtt import ConnectionState, Link, Tls, connect
 from cloud.core.config import Settings
 from cloud.core.types import utcnow
 from cloud.exceptions import BrokerUnavailableError
@@ -52,13 +53,22 @@ class BridgeConfig:
     sweep_interval_s: float = 0.5
     policy: Policy = field(default_factory=Policy)
     rollups: bool = True  # fold telemetry into the audience rollups in the flush transaction
+    tls: Tls | None = None
 
     @classmethod
     def from_settings(cls, s: Settings) -> BridgeConfig:
-        host, port, _tls = s.broker_host_port
+        host, port, tls = s.broker_host_port
+        if tls and s.identity_dir:
+            from cloud.identity.directory import IdentityDir
+
+            ident = IdentityDir(Path(s.identity_dir))
+            link_tls: Tls | None = Tls(ca=ident.ca_file, cert=ident.cloud_cert, key=ident.cloud_key)
+        else:
+            link_tls = Tls() if tls else None
         return cls(
             host=host,
             port=port,
+            tls=link_tls,
             client_id=s.client_id,
             flush_max_messages=s.flush_max_messages,
             flush_interval_ms=s.flush_interval_ms,
@@ -95,6 +105,7 @@ class Bridge:
                     self.config.port,
                     client_id=self.config.client_id,
                     generation=self._generation,
+                    tls=self.config.tls,
                 ) as link:
                     for f in topics.subscription(topics.CLOUD):
                         await link.client.subscribe(f, qos=1)

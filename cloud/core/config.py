@@ -45,6 +45,15 @@ class Settings:
     s3_endpoint: str | None = None
     ota_root: str = "var/ota-root.json"
     public_url: str | None = None
+    # Device identity (issue 7): the directory `mobilytics identity init` made (fleet CA, the cloud's
+    # client certificate, the broker's files). Set, it turns on enrollment (/devices/register) and the
+    # bridge presents the cloud's certificate to an mqtts:// broker.
+    identity_dir: str | None = None
+    # The broker address devices are told at registration (mqtts://host:port); default: `broker`.
+    device_broker: str | None = None
+    # Run after the CRL or password file changed so the broker re-reads them, e.g.
+    # "systemctl reload mosquitto" or "kill -HUP <pid>" (Mosquitto re-reads them on SIGHUP).
+    broker_reload: str | None = None
     # Reads without a token: "loopback" (only when the API listens on a loopback address), "yes", "no".
     open_reads: str = "loopback"
 
@@ -77,6 +86,10 @@ class Settings:
                 raise SettingsError("broker", self.broker, "expected mqtt://host:port or mqtts://host:port")
         if not self.db.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
             raise SettingsError("db", self.db, "expected sqlite:///PATH or postgresql://...")
+        if self.device_broker is not None:
+            parts = urlsplit(self.device_broker)
+            if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
+                raise SettingsError("device_broker", self.device_broker, "expected mqtt(s)://host:port")
         if self.open_reads not in {"loopback", "yes", "no"}:
             raise SettingsError("open_reads", self.open_reads, "expected loopback, yes or no")
         if self.heartbeat_timeout_factor < 1:
@@ -109,6 +122,17 @@ class Settings:
     @property
     def embedded_broker(self) -> bool:
         return self.broker is None
+
+    @property
+    def broker_for_devices(self) -> dict[str, object]:
+        """What registration tells a device: {"host", "port", "tls"}."""
+        if self.device_broker is None:
+            host, port, tls = self.broker_host_port
+        else:
+            parts = urlsplit(self.device_broker)
+            tls = parts.scheme == "mqtts"
+            host, port = parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883)
+        return {"host": host, "port": port, "tls": tls}
 
     @property
     def broker_host_port(self) -> tuple[str, int, bool]:

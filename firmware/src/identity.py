@@ -19,7 +19,8 @@ class Identity:
         self.port = m.get("port", 1883)
         self.user = m.get("user")
         self.password = m.get("password")
-        self.tls = m.get("tls", False)
+        # TLS: (ca, cert, key) file names on flash, turned into a context at connect (mqtt.py).
+        self.tls = m.get("tls", False) and (m.get("ca"), m.get("cert"), m.get("key"))
         self.keepalive = m.get("keepalive", 30)
         self.outbox_max = d.get("outbox_max", 64)
 

@@ -136,6 +136,21 @@ class Backoff:
         self.attempt = 0
 
 
+def tls_context(files):
+    # files: (ca, cert, key) paths from device.json. Verify the broker against the fleet CA and
+    # present the device's certificate; imported and built per connect, so no heap is held between.
+    import ssl
+
+    ca, cert, key = files
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if ca:
+        ctx.load_verify_locations(cafile=ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    return ctx
+
+
 class MQTTClient:
     # on_message(topic str, msg bytes, retained bool) runs in the reader task.
     def __init__(
@@ -178,7 +193,10 @@ class MQTTClient:
         self.error = None
         try:
             if self.ssl:
-                c = self._open(self.host, self.port, ssl=self.ssl)
+                ssl = self.ssl
+                if type(ssl) is tuple:
+                    ssl = tls_context(ssl)
+                c = self._open(self.host, self.port, ssl=ssl)
             else:
                 c = self._open(self.host, self.port)
             _, self._s = await asyncio.wait_for_ms(c, timeout_ms)

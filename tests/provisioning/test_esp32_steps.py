@@ -157,9 +157,16 @@ def test_install_copies_bundle_identity_and_config_then_only_what_changed(
     work = tmp_path / "work"
 
     first = install(work, board, bundle)
-    assert sorted(first["copied"]) == ["device.json", "device.key", "lib/app.mpy", "main.py", "manifest.json"]
+    assert sorted(first["copied"]) == [
+        "device.json",
+        "device.key.der",
+        "lib/app.mpy",
+        "main.py",
+        "manifest.json",
+    ]
     assert (board.flash / "lib" / "app.mpy").read_bytes() == (bundle / "lib" / "app.mpy").read_bytes()
-    assert (board.flash / "device.key").read_bytes() == (work / "bb-0042" / "device.key").read_bytes()
+    on_board = (board.flash / "device.key.der").read_bytes()
+    assert on_board == (work / "bb-0042" / "esp32" / "device.key.der").read_bytes()
     doc = json.loads((board.flash / "device.json").read_text())
     assert doc["device_id"] == "bb-0042"
     assert doc["mqtt"]["host"] == "broker.local"
