@@ -2,6 +2,7 @@
 
     decode(payload, topic=None) -> Message     any bad input raises ProtocolError, nothing else
     encode(message, check=True) -> bytes        validates first, compact JSON
+    encode_into(message, buf, check=True) -> n  the same bytes written into buf[:n] (a device's heap)
     make(type, device, boot, seq, ts, body)     a Message of this codec's version
     error_body(err, topic=None, seq=None)       the body of an "error" reply to a rejected message
 
@@ -15,6 +16,7 @@ signature annotations are fine (MicroPython does not evaluate them).
 The one platform difference is the JSON parser (see _parse).
 """
 
+import io
 import json
 import sys
 
@@ -147,28 +149,27 @@ def encode(msg: Message, check: bool = True) -> bytes:
     Values under body keys this version does not know are passed through unchecked; on MicroPython,
     whose json.dumps writes sets and bytes as if they were JSON, the caller must keep them JSON.
     """
-    if not isinstance(msg, Message):
-        raise ProtocolError(BAD_FIELD, "encode() takes a Message")
-    obj = {
-        "v": msg.v,
-        "type": msg.type,
-        "device": msg.device,
-        "boot": msg.boot,
-        "seq": msg.seq,
-        "ts": msg.ts,
-        "body": msg.body,
-    }
-    _envelope(obj)
-    if check:
-        _check_body(msg.type, msg.body)
+    obj = _checked(msg, check)
     try:
         data = _dumps(obj).encode()
-    except UnicodeError:  # a lone surrogate, which a "\ud800" escape decodes to
-        raise ProtocolError(BAD_FIELD, "strings must be valid Unicode", "body")  # noqa: B904 (see errors)
-    except (TypeError, ValueError):
-        raise ProtocolError(BAD_FIELD, "body must hold JSON values only", "body")  # noqa: B904
+    except (TypeError, ValueError) as e:
+        raise _not_json(e)  # noqa: B904 (see errors)
     _check_size(len(data), MAX_DOWNLINK if msg.type in _DOWNLINK_TYPES else MAX_PAYLOAD)
     return data
+
+
+def encode_into(msg: Message, buf: bytearray, check: bool = True) -> int:
+    """encode() into ``buf``: the same bytes, written to buf[:n]; returns n. For a small heap: on
+    MicroPython the JSON is written piece by piece into the caller's buffer (allocated once, while the
+    heap is still in one piece), with no string of the whole message and no copy of it. A message
+    longer than ``buf`` raises ProtocolError too_large (buf's content is then undefined)."""
+    obj = _checked(msg, check)
+    out = _Into(buf, min(len(buf), MAX_DOWNLINK if msg.type in _DOWNLINK_TYPES else MAX_PAYLOAD))
+    try:
+        _dump(obj, out)
+    except (TypeError, ValueError) as e:
+        raise _not_json(e)  # noqa: B904
+    return out.n
 
 
 def error_body(err: ProtocolError, topic: str | None = None, seq: int | None = None) -> dict:
@@ -201,6 +202,51 @@ def _check_size(size, limit):
         raise ProtocolError(TOO_LARGE, f"payload is {size} bytes, at most {limit} allowed")
 
 
+def _checked(msg, check):
+    # The envelope object of ``msg``, its fields (and with ``check`` its body) validated.
+    if not isinstance(msg, Message):
+        raise ProtocolError(BAD_FIELD, "encode() takes a Message")
+    obj = {
+        "v": msg.v,
+        "type": msg.type,
+        "device": msg.device,
+        "boot": msg.boot,
+        "seq": msg.seq,
+        "ts": msg.ts,
+        "body": msg.body,
+    }
+    _envelope(obj)
+    if check:
+        _check_body(msg.type, msg.body)
+    return obj
+
+
+def _not_json(e):
+    # What json refused: a lone surrogate (which a "\ud800" escape decodes to), or a non-JSON value.
+    if isinstance(e, UnicodeError):
+        return ProtocolError(BAD_FIELD, "strings must be valid Unicode", "body")
+    return ProtocolError(BAD_FIELD, "body must hold JSON values only", "body")
+
+
+class _Into(io.IOBase):
+    # A stream over buf[:limit] that json writes into piece by piece (on MicroPython, json.dump takes
+    # only IOBase streams and calls write() with a view of its own buffer: nothing is allocated per
+    # piece but the slice).
+    def __init__(self, buf, limit):
+        self.buf = buf
+        self.limit = limit
+        self.n = 0
+
+    def write(self, b):
+        n = self.n
+        end = n + len(b)
+        if end > self.limit:
+            raise ProtocolError(TOO_LARGE, f"payload is over {self.limit} bytes, at most {self.limit} fit")
+        self.buf[n:end] = b
+        self.n = end
+        return len(b)
+
+
 if sys.implementation.name == "micropython":
 
     def _parse(payload):
@@ -216,9 +262,15 @@ if sys.implementation.name == "micropython":
     def _dumps(obj):
         return json.dumps(obj, separators=(",", ":"))
 
+    def _dump(obj, out):
+        json.dump(obj, out, separators=(",", ":"))
+
 else:  # in its own module, which a device never loads
     from protocol.strict_json import dumps as _dumps
     from protocol.strict_json import parse as _parse
+
+    def _dump(obj, out):
+        out.write(_dumps(obj).encode())
 
 
 def _envelope(obj):

@@ -27,7 +27,7 @@ from micropython import const
 from outbox import Outbox
 from version import VERSION
 
-from protocol import codec, topics
+from protocol import codec, downlink, topics
 from protocol.errors import ProtocolError
 
 # Connection states (the uplink's).
@@ -40,6 +40,9 @@ _WDT_MS = const(60000)
 _IDLE_MS = const(100)
 _MAX_CMDS = const(4)  # commands waiting to run; more are refused
 _CAPS = ("ble", "gps", "store", "cmd")
+# codec loads the downlink checks on first use; loaded here instead, with
+# the rest, because at the first config the heap has no piece big enough.
+_ = downlink
 
 
 def log(*args):
@@ -47,7 +50,15 @@ def log(*args):
 
 
 class Node:
-    def __init__(self, ident):
+    def __init__(self, ident, tel, out):
+        # Messages are sealed and sent from two buffers of telemetry.MAX_BYTES
+        # that main.py allocates before anything is loaded, while the heap
+        # is in one piece (after loading, its largest free piece is under
+        # 1 KB). _tel: batches, sealed in sense and stored at once; _out:
+        # everything the uplink seals or reads from the outbox, held while
+        # it awaits the send.
+        self._tel = tel
+        self._out = out
         self.ident = ident
         self.reset_cause = hal.reset_cause()
         self.env = Envelopes(ident.device_id, new_boot_id(), self._ts)
@@ -147,13 +158,10 @@ class Node:
         if g.position()[0] is not None:
             body["gps"] = ((0, g.lat_e6, g.lon_e6, g.speed_cm_s, g.quality),)
         data = None
-        for _ in range(2):
-            gc.collect()  # encoding needs a few KB in one piece
-            try:
-                _, data = self.env.seal("telemetry", body)
-                break
-            except MemoryError:
-                pass
+        try:
+            _, data = self.env.seal("telemetry", body, self._tel)
+        except MemoryError:
+            pass
         body = None
         n = len(self.batch)
         if data is None:
@@ -222,7 +230,8 @@ class Node:
             if not self.wifi.isconnected() and not await self._wifi():
                 continue
             self.state = _CONNECTING
-            _, will = self.env.seal("status", {"state": "offline", "reason": "connection_lost"})
+            _, will = self.env.seal("status", {"state": "offline", "reason": "connection_lost"}, self._out)
+            will = bytes(will)  # kept by the client: _out is sealed into again below
             client = mqtt.MQTTClient(
                 ident.device_id,
                 ident.host,
@@ -241,7 +250,7 @@ class Node:
                 await client.connect(clean=False)
                 for t in (self._t_desired, self._t_cmd, self._t_error):
                     await client.subscribe(t, 1)
-                _, m = self.env.seal("status", {"state": "online"})
+                _, m = self.env.seal("status", {"state": "online"}, self._out)
                 await client.publish(t_status, m, True, 1)
                 v = sys.implementation.version
                 _, m = self.env.seal(
@@ -255,6 +264,7 @@ class Node:
                         "reset": self.reset_cause,
                         "config_version": self.config.version,
                     },
+                    self._out,
                 )
                 await client.publish(self.topic(topics.HELLO), m, False, 1)
                 m = None
@@ -284,7 +294,7 @@ class Node:
                 await self._command(client, self._cmds.pop(0))
             if time.ticks_diff(time.ticks_ms(), next_hb) >= 0:
                 interval = self.config["heartbeat_s"]
-                _, m = self.env.seal("heartbeat", self._heartbeat(interval))
+                _, m = self.env.seal("heartbeat", self._heartbeat(interval), self._out)
                 await client.publish(self.topic(topics.HEARTBEAT), m, False, 0)
                 ob = self.outbox
                 # A console line for the bench and the field technician's serial log.
@@ -294,7 +304,7 @@ class Node:
                 )
                 next_hb = time.ticks_add(time.ticks_ms(), interval * 1000)
                 continue
-            item = self.outbox.peek()
+            item = self.outbox.peek(self._out)
             if item is None:
                 await asyncio.sleep_ms(_IDLE_MS)
                 continue
@@ -306,7 +316,7 @@ class Node:
             self.sent += 1
 
     async def _report(self, client, body):
-        _, m = self.env.seal("config_reported", body)
+        _, m = self.env.seal("config_reported", body, self._out)
         await client.publish(self.topic(topics.CONFIG_REPORTED), m, False, 1)
 
     async def _apply_config(self, client):
@@ -349,7 +359,7 @@ class Node:
                 self._flush = True
             elif name == commands.REPORT_CONFIG:
                 await self._report(client, self.config.report())
-        _, m = self.env.seal("cmd_reply", reply)
+        _, m = self.env.seal("cmd_reply", reply, self._out)
         await client.publish(self.topic(topics.CMD_REPLY), m, False, 1)
         if status is None and name == commands.REBOOT:
             await self._reboot(client)
@@ -357,7 +367,7 @@ class Node:
     async def _reboot(self, client):
         # Keep what was seen so far, say goodbye cleanly, restart.
         self._close_batch()
-        _, m = self.env.seal("status", {"state": "offline", "reason": "reboot"})
+        _, m = self.env.seal("status", {"state": "offline", "reason": "reboot"}, self._out)
         await client.publish(self.topic(topics.STATUS), m, True, 1)
         await client.disconnect()
         log("reboot")
@@ -398,10 +408,14 @@ class Node:
         await asyncio.gather(self.watch(), self.sense(), self.locate(), self.uplink())
 
 
-def main():
+def main(tel, out):
     try:
-        node = Node(identity.load())
+        node = Node(identity.load(), tel, out)
         gc.collect()
+        # Collect after every 4 KB allocated, not when the heap is full:
+        # garbage never spreads over the whole heap, so what lives long
+        # packs low and the free space stays in larger pieces.
+        gc.threshold(4096)
         asyncio.run(node.run())
     except Exception as e:
         # Never stay down: report and start again, as the watchdog would.

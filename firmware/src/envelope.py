@@ -18,9 +18,14 @@ class Envelopes:
         self.seq = -1  # the first message is seq 0
         self.ts = ts  # () -> envelope ts, ms
 
-    def seal(self, type, body):
-        # -> (seq, encoded bytes). codec.encode validates: a body this
-        # firmware builds wrong raises ProtocolError here, not in the cloud.
+    def seal(self, type, body, buf=None):
+        # -> (seq, encoded message). codec checks the envelope (the cloud's
+        # decode checks the body). With `buf` (a bytearray allocated once)
+        # the message is written into it and returned as a memoryview of
+        # it, valid until buf's next use: no allocation the size of the
+        # message, which a fragmented heap may not have in one piece.
         self.seq += 1
         msg = codec.make(type, self.device, self.boot, self.seq, self.ts(), body)
-        return self.seq, codec.encode(msg, False)
+        if buf is None:
+            return self.seq, codec.encode(msg, False)
+        return self.seq, memoryview(buf)[: codec.encode_into(msg, buf, False)]

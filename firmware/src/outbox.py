@@ -74,13 +74,15 @@ class Outbox:
         self.dropped += h[0] << 8 | h[1]
         self.dropped_batches += 1
 
-    def peek(self):
-        # (index, message bytes) of the oldest stored message, or None.
+    def peek(self, buf):
+        # (index, message) of the oldest stored message, or None. The
+        # message is read into `buf` (a bytearray allocated once, as large
+        # as the largest message) and returned as a memoryview of it.
         while self.head is not None:
             try:
                 with open(self._name(self.head), "rb") as f:
                     f.read(2)
-                    return self.head, f.read()
+                    return self.head, memoryview(buf)[: f.readinto(buf)]
             except OSError:
                 self._advance()
         return None

@@ -5,7 +5,12 @@
 from micropython import const
 
 KIND_BLE = "b"
-_HARD_MAX_OBS = const(32)  # ~2.5 KB encoded: one piece of a tight heap
+_HARD_MAX_OBS = const(32)
+# The bytes a batch can take once sealed: 32 rows of the largest values, one
+# GPS fix and the longest envelope make 2340 (tests/firmware/mp/test_telemetry.py),
+# so a batch bounded in rows is bounded in bytes. The node seals and sends
+# messages from buffers of this size, allocated once at boot.
+MAX_BYTES = const(2560)
 
 
 class Batch:

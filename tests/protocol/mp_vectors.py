@@ -1,5 +1,6 @@
 # Runs protocol test vectors through protocol.codec and prints one JSON line per case:
-#   {"name": ..., "fields": {v, type, device, boot, seq, ts, body}, "roundtrip": true|false}
+#   {"name": ..., "fields": {v, type, device, boot, seq, ts, body}, "roundtrip": true|false,
+#    "into": true|false}   (encode_into wrote the bytes encode returned)
 #   {"name": ..., "error": "<ProtocolError code>"}
 #   {"name": ..., "crash": "<exception>"}   anything but a ProtocolError: a codec bug
 # The test suite compares the lines with the vectors' expectations; this script judges nothing.
@@ -12,7 +13,7 @@ import gc
 import json
 import sys
 
-from protocol.codec import decode, encode
+from protocol.codec import decode, encode, encode_into
 from protocol.errors import ProtocolError
 
 _FIELDS = ("v", "type", "device", "boot", "seq", "ts", "body")
@@ -43,7 +44,11 @@ def run(case):
         return result
     result["fields"] = {name: getattr(msg, name) for name in _FIELDS}
     try:
-        result["roundtrip"] = decode(encode(msg), case["topic"]) == msg
+        data = encode(msg)
+        result["roundtrip"] = decode(data, case["topic"]) == msg
+        buf = bytearray(len(data))
+        data = data == buf[: encode_into(msg, buf)]
+        result["into"] = data
     except Exception as exc:
         result["crash"] = "round trip: " + repr(exc)
     return result

@@ -105,6 +105,24 @@ def test_encode_accepts_tuple_rows_and_decode_gives_lists():
     assert back.body["obs"] == [row(i) for i in range(3)]
 
 
+def test_encode_into_writes_the_bytes_encode_returns():
+    # The vectors check the same on MicroPython (mp_vectors.py), where encode_into streams into buf.
+    msg = telemetry(40, gps=[[0, 1, 2, 3, 1]])
+    msg.body["obs"] = [tuple(r) for r in msg.body["obs"]]
+    data = codec.encode(msg)
+    buf = bytearray(len(data) + 9)
+    n = codec.encode_into(msg, buf)
+    assert (n, bytes(buf[:n])) == (len(data), data)
+    assert codec.encode_into(msg, bytearray(len(data))) == len(data)
+    assert code_of(codec.encode_into, msg, bytearray(len(data) - 1)).code == "too_large"
+    assert code_of(codec.encode_into, telemetry(extra={1, 2}), buf).code == "bad_field"
+    assert code_of(codec.encode_into, telemetry(codec.MAX_OBS + 1), bytearray(65536)).code == "too_large"
+    big = codec.make(
+        "config_desired", "bb-0042", BOOT, 1, TS, {"version": 1, "config": {"blob": "x" * 17000}}
+    )
+    assert code_of(codec.encode_into, big, bytearray(20000)).code == "too_large"  # the downlink limit
+
+
 def test_size_limits_on_encode():
     assert len(codec.encode(telemetry(500, gps=[[i, 1, 2, 3, 1] for i in range(500)]))) <= codec.MAX_PAYLOAD
     assert code_of(codec.encode, telemetry(codec.MAX_OBS + 1)).code == "too_large"

@@ -81,7 +81,11 @@ def check(cases, results):
     wrong = []
     for case, result in zip(cases, results, strict=True):
         if "expect" in case:
-            ok = result.get("fields") == case["expect"] and result.get("roundtrip") is True
+            ok = (
+                result.get("fields") == case["expect"]
+                and result.get("roundtrip") is True
+                and result.get("into") is True
+            )
         else:
             ok = result.get("error") == case["error"]
         if not ok:
