@@ -255,9 +255,9 @@ def devices(
         pages=pages,
         link=link,
         sort_link=sort_link,
-        choices=fleet.choices(session),
+        choices=fleet.choices(session, now=now),
+        mounts=fleet.mounts(session, now=now, device_ids=[d.id for d in rows]),
         states=[s.value for s in DeviceState],
-        asset_label=fleet.ASSET_LABEL,
         page="devices",
     )
 
@@ -344,6 +344,7 @@ def _device_context(
     session.rollback()  # shadow_of adds an empty row for a device without one: a read must not keep it
     return {
         "device": device,
+        "mount": fleet.mounts(session, now=now, device_ids=[device.id]).get(device.id),
         "shown": fleet.shown_status(device, now, policy),
         "timeline": timeline,
         "changes": list(reversed(changes))[:50],

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from cloud.api.app import create_app
 from cloud.auth.users import create_user
+from cloud.campaigns.models import Asset, AssetKind, DeviceHistory
 from cloud.core.config import Settings
 from cloud.core.db import make_engine, migrate
 from cloud.core.types import utcnow
@@ -101,3 +102,54 @@ def test_a_device_without_heartbeats_says_so(client: TestClient) -> None:
     html = client.get("/ui/devices/esp-0").text
     assert "0 received" in html
     assert _chart(html, "uplink RSSI").count("no data yet") == 1
+
+
+def _fleet_on_assets(session: Session) -> None:
+    """bus-1 carries a, b and c (moved off truck-2); d left truck-2; e is booked for tomorrow."""
+    now = utcnow()
+    day = timedelta(days=1)
+    for asset_id, name in (("truck-2", "Truck two"), ("bus-1", "Bus one")):
+        session.add(Asset(id=asset_id, name=name, kind=AssetKind.VEHICLE, created_at=now - 9 * day))
+    for device_id in "abcde":
+        # A stale `asset` label must not count: the mount is the truth now.
+        session.add(Device(id=f"dev-{device_id}", status="online", labels={"asset": "truck-9"}))
+    session.flush()
+    for device_id, asset_id, start, end in (
+        ("dev-a", "bus-1", now - 5 * day, None),
+        ("dev-b", "bus-1", now - 2 * day, None),
+        ("dev-c", "truck-2", now - 8 * day, now - 3 * day),
+        ("dev-c", "bus-1", now - 3 * day, None),
+        ("dev-d", "truck-2", now - 8 * day, now - day),
+        ("dev-e", "truck-2", now + day, None),  # booked for tomorrow: not on it yet
+    ):
+        session.add(DeviceHistory(device_id=device_id, asset_id=asset_id, mounted_at=start, unmounted_at=end))
+    session.commit()
+
+
+def test_overview_counts_devices_by_the_asset_they_are_mounted_on_now(client: TestClient) -> None:
+    with Session(client.engine) as s:  # type: ignore[attr-defined]
+        _fleet_on_assets(s)
+    html = client.get("/ui/").text
+    table = html[html.index("By asset") :]
+    rows = re.findall(r'<td class="key">(.*?)</td>\s*<td class="num">(\d+)</td>', table, re.S)
+    assert rows[:2] == [
+        ('<a href="/ui/devices?asset=bus-1">Bus one</a>', "3"),
+        ('<span class="muted">not mounted</span>', "2"),
+    ]
+    assert "truck-9" not in html
+    assert "Truck two" not in table  # nothing is on it now
+
+
+def test_device_list_filters_by_current_asset_and_names_it(client: TestClient) -> None:
+    with Session(client.engine) as s:  # type: ignore[attr-defined]
+        _fleet_on_assets(s)
+    html = client.get("/ui/devices?asset=bus-1&per_page=5&page=1").text
+    assert "3 match" in html
+    assert re.findall(r'data-row-device="([^"]+)"', html) == ["dev-a", "dev-b", "dev-c"]
+    assert html.count(">Bus one</a>") == 3
+    assert '<option value="bus-1" selected>Bus one</option>' in html
+    assert 'value="truck-2"' not in html  # only assets carrying a sensor now are offered
+    html = client.get("/ui/devices?asset=truck-2").text
+    assert "0 match" in html
+    assert "not mounted on an asset" in client.get("/ui/devices/dev-d").text
+    assert ">Bus one</a>" in client.get("/ui/devices/dev-c").text
