@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cloud.broker.mosquitto import MosquittoConfig
 from cloud.core.config import Settings
 from cloud.exceptions import CloudError
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 app = typer.Typer(help="Mobilytics control plane: registry, presence, telemetry ingest, OTA, analytics.")
 
@@ -124,54 +128,44 @@ def _password(password_stdin: bool) -> str:
     return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
-@user_app.command("create")
-def user_create(
-    username: str,
-    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin (scripts).")] = False,
-    db: Annotated[str | None, typer.Option(help="sqlite:///PATH or postgresql://...")] = None,
-) -> None:
-    """Create an ops user who can sign in to the fleet UI at /ui."""
+def _in_session(db: str | None, change: Callable[[Session], None]) -> None:
+    """Run `change` in one committed transaction; a domain error becomes exit 2 with its reason."""
     from sqlmodel import Session
 
+    engine = _engine(db)
+    try:
+        with Session(engine) as session:
+            change(session)
+            session.commit()
+    except CloudError as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+
+
+PasswordStdin = Annotated[bool, typer.Option(help="Read the password from stdin (scripts).")]
+DbOption = Annotated[str | None, typer.Option(help="sqlite:///PATH or postgresql://...")]
+
+
+@user_app.command("create")
+def user_create(username: str, password_stdin: PasswordStdin = False, db: DbOption = None) -> None:
+    """Create an ops user who can sign in to the fleet UI at /ui."""
     from cloud.auth.users import create_user
     from cloud.core.types import utcnow
 
     password = _password(password_stdin)
-    engine = _engine(db)
-    try:
-        with Session(engine) as session:
-            create_user(session, username=username, password=password, now=utcnow())
-            session.commit()
-    except CloudError as e:
-        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
-    finally:
-        engine.dispose()
+    _in_session(db, lambda s: create_user(s, username=username, password=password, now=utcnow()))
     typer.echo(f"created ops user {username!r}; sign in at /ui/login")
 
 
 @user_app.command("password")
-def user_password(
-    username: str,
-    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin (scripts).")] = False,
-    db: Annotated[str | None, typer.Option(help="sqlite:///PATH or postgresql://...")] = None,
-) -> None:
+def user_password(username: str, password_stdin: PasswordStdin = False, db: DbOption = None) -> None:
     """Set a new password for an ops user."""
-    from sqlmodel import Session
-
     from cloud.auth.users import set_password
 
     password = _password(password_stdin)
-    engine = _engine(db)
-    try:
-        with Session(engine) as session:
-            set_password(session, username=username, password=password)
-            session.commit()
-    except CloudError as e:
-        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
-    finally:
-        engine.dispose()
+    _in_session(db, lambda s: set_password(s, username=username, password=password))
     typer.echo(f"password of {username!r} changed")
 
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from cloud.broker.ports import free_port
 from tests.services import MosquittoProcess, python_env
@@ -95,13 +96,14 @@ def test_up_on_mosquitto_and_postgresql(
     assert_stack_serves_a_simulated_fleet(args, tmp_path, free_port())
 
 
-def test_a_taken_broker_port_names_the_flag_to_change_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("taken_flag", "other_flag"), [("--mqtt-port", "--port"), ("--port", "--mqtt-port")])
+def test_a_taken_port_names_the_flag_to_change_it(tmp_path: Path, taken_flag: str, other_flag: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         out = subprocess.run(
-            [sys.executable, "-m", "cloud", "up", "--mqtt-port", str(port), "--port", str(free_port())],
+            [sys.executable, "-m", "cloud", "up", taken_flag, str(port), other_flag, str(free_port())],
             cwd=tmp_path,
             env=python_env(),
             capture_output=True,
@@ -110,21 +112,4 @@ def test_a_taken_broker_port_names_the_flag_to_change_it(tmp_path: Path) -> None
         )
     assert out.returncode == 2
     assert f"127.0.0.1:{port}" in out.stderr
-    assert "--mqtt-port" in out.stderr
-
-
-def test_a_taken_api_port_names_the_flag_to_change_it(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        out = subprocess.run(
-            [sys.executable, "-m", "cloud", "up", "--port", str(port), "--mqtt-port", str(free_port())],
-            cwd=tmp_path,
-            env=python_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    assert out.returncode == 2
-    assert "--port" in out.stderr
+    assert f"Choose another with {taken_flag} PORT" in out.stderr

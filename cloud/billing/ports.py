@@ -3,13 +3,14 @@
 * `DeliveredImpressions`: delivered impressions per campaign per UTC day (cloud/analytics, persisted
   rollups on the `campaigns` branch).
 * `CampaignSwitch`: turns a campaign on or off with a reason ops can read (the campaign's own
-  active/paused state). Billing calls it inside the webhook's transaction.
+  state, `cloud.campaigns.state`), and says on which UTC days it was on. Billing calls `set_active`
+  inside the webhook's transaction and bills usage only for `active_days`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 from sqlmodel import Session
@@ -24,12 +25,10 @@ class DeliveredImpressions(Protocol):
 
 
 class CampaignSwitch(Protocol):
-    def set_active(self, session: Session, *, campaign_id: str, active: bool, reason: str | None) -> None: ...
+    def set_active(
+        self, session: Session, *, campaign_id: str, active: bool, reason: str | None, at: datetime
+    ) -> None: ...
 
-
-class BillingOnlySwitch:
-    """The switch used until the campaign tables carry a state: billing's own row is the record
-    (`CampaignBilling.active`, `reason`), so this does nothing more."""
-
-    def set_active(self, session: Session, *, campaign_id: str, active: bool, reason: str | None) -> None:
-        return None
+    def active_days(self, session: Session, *, campaign_id: str, start: date, end: date) -> set[date]:
+        """UTC days in [start, end) on which the campaign was active at some instant."""
+        ...

@@ -1,4 +1,9 @@
-"""`DeliveredImpressions` from analytics: `cloud.analytics.sql.partners.delivered_impressions_by_day`.
+"""Billing's ports implemented by the rest of the cloud.
+
+`CampaignTable`: the `CampaignSwitch` over the campaign table (`cloud.campaigns.state`).
+
+`AnalyticsImpressions`: `DeliveredImpressions` from analytics,
+`cloud.analytics.sql.partners.delivered_impressions_by_day`.
 
 The billable figure of a UTC day is analytics' `total`: counted impressions of non-randomized
 devices plus the modelled impressions of randomized ones, crew and infrastructure excluded (the
@@ -14,6 +19,7 @@ from datetime import UTC, date, datetime, time
 from sqlmodel import Session
 
 from cloud.analytics.sql.partners import delivered_impressions_by_day
+from cloud.campaigns import state
 
 
 def _ms(d: date) -> int:
@@ -28,3 +34,14 @@ class AnalyticsImpressions:
             session.connection(), campaign_id, start_ms=_ms(start), end_ms=_ms(end)
         )
         return {r.day: round(r.total) for r in rows}
+
+
+class CampaignTable:
+    def set_active(
+        self, session: Session, *, campaign_id: str, active: bool, reason: str | None, at: datetime
+    ) -> None:
+        state.set_paid(session, campaign_id=campaign_id, paid=active, reason=reason, at=at)
+
+    def active_days(self, session: Session, *, campaign_id: str, start: date, end: date) -> set[date]:
+        changes = state.state_changes(session, campaign_id=campaign_id)
+        return state.active_days(changes, start=start, end=end)

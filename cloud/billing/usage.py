@@ -8,6 +8,8 @@ loses nothing.
 
 Only settled days are reported: a UTC day once `settle_s` has passed since its end (late
 telemetry lands first). Stripe accepts meter events up to 35 days old; the window defaults to 30.
+Only days on which the campaign was active are reported (`CampaignSwitch.active_days`): a paused
+or unpaid campaign's impressions are still counted by analytics, but not billed.
 Known limit: impressions that arrive for a day after it was reported are not billed (a meter
 event adjustment would be the tool); `UsageReport.impressions` keeps what was billed.
 """
@@ -21,7 +23,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from cloud.billing.models import CampaignBilling, UsageReport, UsageStatus
-from cloud.billing.ports import DeliveredImpressions
+from cloud.billing.ports import CampaignSwitch, DeliveredImpressions
 from cloud.billing.stripe_api import StripeApi
 
 
@@ -30,6 +32,7 @@ class UsageRun:
     sent: list[tuple[str, date, int]] = field(default_factory=list)  # (campaign, day, impressions)
     already_reported: int = 0
     no_customer: list[str] = field(default_factory=list)
+    not_active: list[tuple[str, date, int]] = field(default_factory=list)  # delivered, not billed
 
 
 def identifier(campaign_id: str, day: date) -> str:
@@ -46,6 +49,7 @@ def report_usage(
     api: StripeApi,
     source: DeliveredImpressions,
     *,
+    campaigns: CampaignSwitch,
     event_name: str,
     now: datetime,
     settle_s: int = 6 * 3600,
@@ -59,16 +63,20 @@ def report_usage(
         stmt = select(CampaignBilling).order_by(col(CampaignBilling.campaign_id))
         if campaign_ids is not None:
             stmt = stmt.where(col(CampaignBilling.campaign_id).in_(campaign_ids))
-        campaigns = [(c.campaign_id, c.customer_id) for c in s.exec(stmt)]
-    for campaign_id, customer_id in campaigns:
+        billed = [(c.campaign_id, c.customer_id) for c in s.exec(stmt)]
+    for campaign_id, customer_id in billed:
         if not customer_id:
             run.no_customer.append(campaign_id)
             continue
         with Session(engine) as s:
             delivered = source.daily_impressions(s, campaign_id=campaign_id, start=start, end=end)
+            active = campaigns.active_days(s, campaign_id=campaign_id, start=start, end=end)
         for day in sorted(delivered):
             n = int(delivered[day])
             if n <= 0 or not start <= day < end:
+                continue
+            if day not in active:
+                run.not_active.append((campaign_id, day, n))
                 continue
             with Session(engine) as s:
                 row = s.get(UsageReport, (campaign_id, day.isoformat()))

@@ -136,7 +136,7 @@ class _Applier:
         self.session.flush()
         if row.active != was_active or not row.active:
             self.switch.set_active(
-                self.session, campaign_id=row.campaign_id, active=row.active, reason=reason
+                self.session, campaign_id=row.campaign_id, active=row.active, reason=reason, at=self.now
             )
         return EventOutcome.APPLIED
 

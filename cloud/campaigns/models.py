@@ -46,6 +46,16 @@ class ImpressionRuleName(enum.StrEnum):
     DIGITAL_SPOTS = "digital_spots"
 
 
+class CampaignState(enum.StrEnum):
+    """draft -> active only when paid (billing) -> paused on a failed payment or an ended
+    subscription -> active again when paid. A payment failing before the first one succeeded leaves
+    the campaign draft (it never ran) with the reason set."""
+
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
 class ShipmentStatus(enum.StrEnum):
     SENT = "sent"
     RECEIVED = "received"
@@ -163,7 +173,21 @@ class Campaign(CampaignBase, table=True):
     )
     id: str = Field(primary_key=True, max_length=64)
     rule: str = Field(default=ImpressionRuleName.DEDUP_WINDOW, max_length=16)
+    state: str = Field(default=CampaignState.DRAFT, max_length=16)
+    state_reason: str | None = Field(default=None, max_length=512)
     created_at: datetime = _dt()
+
+
+class CampaignStateChange(SQLModel, table=True):
+    """Every change of a campaign's state, in order: which UTC days it was active (billing)."""
+
+    __tablename__ = "campaign_state_change"
+    __table_args__ = (Index("ix_campaign_state_change_campaign_at", "campaign_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str = Field(max_length=64, foreign_key="campaign.id")
+    state: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=512)
+    at: datetime = _dt()
 
 
 class CampaignCreate(CampaignBase):
@@ -197,6 +221,8 @@ class CampaignUpdate(SQLModel):
 
 class CampaignPublic(CampaignBase):
     id: str
+    state: CampaignState
+    state_reason: str | None
     created_at: datetime
 
 

@@ -28,6 +28,8 @@ class ExportSettings:
     export_mogean_callback_secret: str = ""
     export_spotzi_callback_secret: str = ""
     export_callback_tolerance_s: int = 300
+    # `mobilytics up` runs the export schedule this often (yesterday's exports); 0: not at all.
+    export_schedule_interval_s: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ExportSettings:

@@ -28,7 +28,7 @@ from tests.campaigns.world_setup import build_world
 DEVICE_FIELDS = ("reach", "passersby", "visitors", "engaged")
 
 
-def _messages(sc: Scenario) -> tuple[list[tuple[str, bytes]], int]:
+def telemetry_messages(sc: Scenario) -> tuple[list[tuple[str, bytes]], int]:
     """The scenario's batches as protocol v1 telemetry, in its send order (late ones last, some twice)."""
     sent = sc.batches(size=40, late=0.15, dup=0.08)
     numbered: dict[tuple, int] = {}
@@ -70,7 +70,7 @@ async def test_api_equals_ground_truth_through_the_real_ingest(cloud) -> None:
         build_world(api, h(ops), sc)
         key = api.post("/tenants/acme/keys", json={}, headers=h(ops)).json()["key"]
 
-        messages, unique = _messages(sc)
+        messages, unique = telemetry_messages(sc)
         async with cloud.client("scenario-sensors") as c:
             for topic, payload in messages:
                 await c.publish(topic, payload, qos=1)

@@ -18,7 +18,8 @@ from tests.campaigns.world_setup import build_world
 
 
 def _fill(path: str, campaign_id: str) -> str:
-    return re.sub(r"\{[^}]+\}", lambda m: campaign_id if m.group(0) == "{campaign_id}" else "x", path)
+    ids = {"{campaign_id}": campaign_id, "{asset_id}": "board-1"}  # board-1 runs "boards"
+    return re.sub(r"\{[^}]+\}", lambda m: ids.get(m.group(0), "x"), path)
 
 
 def test_other_tenants_see_nothing(engine: Engine, api: TestClient, ops_tokens) -> None:

@@ -17,8 +17,8 @@ from stripe import WebhookSignature
 from cloud.analytics.sql.partners import delivered_impressions_by_day
 from cloud.analytics.sql.tables import impression
 from cloud.api.app import create_app
-from cloud.auth.models import Scope
-from cloud.auth.service import create_token
+from cloud.auth.models import Scope, TenantScope
+from cloud.auth.service import create_tenant_key, create_token
 from cloud.billing.catalog import (
     CampaignPackage,
     Catalog,
@@ -29,10 +29,11 @@ from cloud.billing.catalog import (
 from cloud.billing.config import BillingSettings
 from cloud.billing.exceptions import StripeApiError
 from cloud.billing.models import BillingEvent, CampaignBilling, SeatSubscription, UsageReport
-from cloud.billing.sources import AnalyticsImpressions
+from cloud.billing.sources import AnalyticsImpressions, CampaignTable
 from cloud.billing.stripe_api import StripeApi
 from cloud.billing.usage import report_usage
-from cloud.campaigns.models import Campaign, Tenant
+from cloud.campaigns.models import Campaign, CampaignStateChange, Tenant
+from cloud.campaigns.state import set_paid
 from cloud.core.config import Settings
 from cloud.core.types import utcnow
 from tests.integrations.stripe_server import StripeStandIn
@@ -131,6 +132,27 @@ def _billing(engine: Engine, campaign: str) -> CampaignBilling | None:
         return s.get(CampaignBilling, campaign)
 
 
+def _seen(api: TestClient, engine: Engine, campaign: str) -> tuple[str, str | None]:
+    """(state, state_reason) as the advertiser reads it on /v1 and ops on /campaigns (both must agree)."""
+    with Session(engine) as s:
+        _, key = create_tenant_key(
+            s, tenant_id="acme", name="t", scopes={TenantScope.CAMPAIGNS_READ}, now=utcnow()
+        )
+        _, ops = create_token(s, name="ops", scope=Scope.READ, now=utcnow())
+        s.commit()
+    mine = api.get(f"/v1/campaigns/{campaign}", headers={"Authorization": f"Bearer {key}"})
+    theirs = api.get(f"/campaigns/{campaign}", headers={"Authorization": f"Bearer {ops}"})
+    assert mine.status_code == theirs.status_code == 200, (mine.text, theirs.text)
+    seen = (mine.json()["state"], mine.json()["state_reason"])
+    assert (theirs.json()["state"], theirs.json()["state_reason"]) == seen
+    return seen
+
+
+def _changes(engine: Engine) -> int:
+    with Session(engine) as s:
+        return s.execute(select(func.count()).select_from(CampaignStateChange)).scalar_one()
+
+
 def _events(engine: Engine) -> int:
     with Session(engine) as s:
         return s.execute(select(func.count()).select_from(BillingEvent)).scalar_one()
@@ -210,6 +232,7 @@ def test_a_paid_checkout_activates_the_campaign(
             )
         s.commit()
     now = int(time.time())
+    assert _seen(api, engine, "spring") == ("draft", None)
     # An async payment method: the session completes unpaid, the campaign stays off.
     r = post(
         api,
@@ -219,9 +242,12 @@ def test_a_paid_checkout_activates_the_campaign(
     )
     assert r.status_code == 200, r.text
     assert not _billing(engine, "autumn").active  # type: ignore[union-attr]
+    assert _seen(api, engine, "autumn") == ("draft", None)
     r = post(api, event("checkout.session.completed", checkout_completed("spring"), created=now))
     assert r.status_code == 200
     assert r.json()["outcome"] == "applied"
+    assert _seen(api, engine, "spring") == ("active", None)
+    assert _seen(api, engine, "autumn") == ("draft", None)
     row = _billing(engine, "spring")
     assert row is not None
     assert row.active
@@ -261,16 +287,26 @@ def test_forged_stale_or_replayed_webhooks_are_refused_and_change_nothing(
     assert post(api, paid, t=now + 3600).status_code == 400  # from the future
     assert _events(engine) == 0
     assert not _billing(engine, "spring").active
+    assert _seen(api, engine, "spring") == ("draft", None)
+    assert _changes(engine) == 0
     # The genuine one applies; the same request replayed (same id) changes nothing.
     assert post(api, paid, header=good).json()["outcome"] == "applied"
+    assert _seen(api, engine, "spring") == ("active", None)
     failed = event("invoice.payment_failed", invoice("sub_1", paid=False), created=now + 10)
     assert post(api, failed).json()["outcome"] == "applied"
     assert _billing(engine, "spring").payment_state == "failed"  # type: ignore[union-attr]
+    paused = _seen(api, engine, "spring")
+    assert paused == ("paused", "payment failed: invoice in_1 (attempt 1): Your card was declined.")
     replay = post(api, paid, header=good)
     assert replay.status_code == 200
     assert replay.json()["outcome"] == "duplicate"
     assert _billing(engine, "spring").payment_state == "failed"  # type: ignore[union-attr]
+    # Replayed, and forged/stale copies of a "paid" after the failure: the campaign stays paused.
+    assert post(api, paid, secret="whsec_attacker").status_code == 400
+    assert post(api, paid, t=now - 301).status_code == 400
+    assert _seen(api, engine, "spring") == paused
     assert _events(engine) == 2
+    assert _changes(engine) == 2  # draft -> active -> paused, nothing more
 
 
 def test_failed_payment_pauses_with_a_reason_and_out_of_order_events_do_not_undo_newer_ones(
@@ -300,10 +336,12 @@ def test_failed_payment_pauses_with_a_reason_and_out_of_order_events_do_not_undo
     assert not row.active
     assert row.payment_state == "failed"
     assert row.reason == "payment failed: invoice in_2 (attempt 1): Your card was declined."
+    assert _seen(api, engine, "spring") == ("paused", row.reason)
     # An older "paid" arriving after the failure must not reactivate the campaign.
     late = post(api, event("invoice.paid", invoice("sub_1", paid=True, inv="in_1"), created=t + 20))
     assert late.json()["outcome"] == "stale"
     assert not _billing(engine, "spring").active
+    assert _seen(api, engine, "spring") == ("paused", row.reason)
     # Ops see the paused campaign and why.
     shown = api.get(
         "/billing/campaigns?state=failed", headers={"Authorization": f"Bearer {read_token}"}
@@ -315,6 +353,7 @@ def test_failed_payment_pauses_with_a_reason_and_out_of_order_events_do_not_undo
         == 200
     )
     assert _billing(engine, "spring").active  # type: ignore[union-attr]
+    assert _seen(api, engine, "spring") == ("active", None)
     sub = {"id": "sub_1", "object": "subscription", "status": "canceled", "customer": "cus_1", "metadata": {}}
     assert (
         post(api, event("customer.subscription.deleted", sub, created=t + 90)).json()["outcome"] == "applied"
@@ -323,6 +362,7 @@ def test_failed_payment_pauses_with_a_reason_and_out_of_order_events_do_not_undo
     assert row is not None
     assert row.payment_state == "canceled"
     assert not row.active
+    assert _seen(api, engine, "spring") == ("paused", "subscription sub_1 canceled")
 
 
 def test_seat_subscriptions_follow_subscription_events(engine: Engine, api: TestClient) -> None:
@@ -384,6 +424,11 @@ def test_usage_reported_equals_delivered_impressions_once(
                 updated_at=NOW,
             )
         )
+        # Active from before the window, paused the evening of day 0 until the morning of day 2.
+        on, off, again = (datetime.combine(d, datetime.min.time(), UTC) for d in (days[0], days[0], days[2]))
+        set_paid(s, campaign_id="spring", paid=True, reason=None, at=on - timedelta(hours=12))
+        set_paid(s, campaign_id="spring", paid=False, reason="payment failed", at=off + timedelta(hours=18))
+        set_paid(s, campaign_id="spring", paid=True, reason=None, at=again + timedelta(hours=9))
         s.commit()
     counted: dict[str, int] = {}  # by hand: non-randomized impressions per day
     for r in rows:
@@ -393,28 +438,26 @@ def test_usage_reported_equals_delivered_impressions_once(
     with engine.connect() as conn:
         analytics = delivered_impressions_by_day(conn, "spring")
     assert {a.day.isoformat(): a.impressions for a in analytics} == counted
-    # Today is not settled yet (6 h after midnight): three days are reported.
-    settled = {a.day.isoformat(): round(a.total) for a in analytics if a.day != today}
-    assert len(settled) == 3
+    # Today is not settled yet (6 h after midnight); day 1 was wholly paused: counted, not billed.
+    settled = {a.day.isoformat(): round(a.total) for a in analytics if a.day not in (today, days[1])}
+    assert len(settled) == 2
+    usage = {"event_name": "mobilytics_impressions", "now": NOW, "campaigns": CampaignTable()}
     # Stripe fails the first meter event: the run stops with a pending ledger row, nothing lost.
     state.fail_next("/v1/billing/meter_events", 500)
     with pytest.raises(StripeApiError):
-        report_usage(engine, stripe_api, AnalyticsImpressions(), event_name="mobilytics_impressions", now=NOW)
+        report_usage(engine, stripe_api, AnalyticsImpressions(), **usage)
     with Session(engine) as s:
         assert [u.status for u in s.exec(select(UsageReport)).scalars()] == ["pending"]  # type: ignore[call-overload]
-    run = report_usage(
-        engine, stripe_api, AnalyticsImpressions(), event_name="mobilytics_impressions", now=NOW
-    )
-    again = report_usage(
-        engine, stripe_api, AnalyticsImpressions(), event_name="mobilytics_impressions", now=NOW
-    )
-    assert len(run.sent) == 3
+    run = report_usage(engine, stripe_api, AnalyticsImpressions(), **usage)
+    again = report_usage(engine, stripe_api, AnalyticsImpressions(), **usage)
+    assert len(run.sent) == 2
+    assert [(c, d) for c, d, _ in run.not_active] == [("spring", days[1])]
     assert again.sent == []
-    assert again.already_reported == 3
+    assert again.already_reported == 2
     sent = [r for r in state.posts("/v1/billing/meter_events") if not r.replayed]
     # What Stripe applied: one event per identifier (the failed one was retried with the same key).
     applied = {r.params["identifier"]: r for r in sent}
-    assert len(applied) == 3
+    assert len(applied) == 2
     assert all(r.idempotency_key == r.params["identifier"] for r in sent)
     reported = {
         ident.rsplit("-", 3)[-3] + "-" + "-".join(ident.rsplit("-", 3)[-2:]): int(

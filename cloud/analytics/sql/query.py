@@ -20,7 +20,8 @@ from cloud.analytics.campaigns import Campaign
 from cloud.analytics.crew import MIN_SHIFT_GRAINS, SHIFT_GAP_MS, shifts
 from cloud.analytics.grains import QUARTER_MS, Grain, local_start
 from cloud.analytics.rollup import DIMENSIONS, QueryError, Report, _RowAcc, build_row
-from cloud.analytics.sql.tables import active, impression, presence, seen, session
+from cloud.analytics.route import Fix
+from cloud.analytics.sql.tables import active, impression, presence, route, seen, session
 
 
 def crew_map(
@@ -187,6 +188,27 @@ def campaign_report(
     ]
     out.sort(key=lambda r: (r.asset_id or "", r.zone_id or "", r.period_start_ms or 0))
     return Report(campaign_id=c.id, tz=tz, by=by, k=k, rows=tuple(out))
+
+
+def asset_route(conn: Connection, asset_id: str, windows: Sequence[tuple[int, int]]) -> list[Fix]:
+    """The asset's per-minute fixes with `ts` in any of the [start, end) windows, oldest first.
+
+    Reads `analytics_route` by its key (asset, minute): one range scan per window.
+    """
+    out: set[Fix] = set()
+    t = route
+    for lo, hi in windows:
+        rows = conn.execute(
+            select(t.c.ts, t.c.lat_e6, t.c.lon_e6).where(
+                t.c.asset_id == asset_id,
+                t.c.minute > lo - 60_000,
+                t.c.minute < hi,
+                t.c.ts >= lo,
+                t.c.ts < hi,
+            )
+        )
+        out.update(Fix(ts, lat, lon) for ts, lat, lon in rows)
+    return sorted(out)
 
 
 def utc_ms(dt: datetime) -> int:

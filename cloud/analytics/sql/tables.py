@@ -8,6 +8,7 @@ the 15-minute UTC grain. Every row is keyed by hashed ids only.
 | analytics_seen | campaign, grain, asset, zone, hid | seen at passerby floor; randomized: exposure span |
 | analytics_session | campaign, asset, zone, hid, start | exposure sessions (5-min gap): dwell, track state |
 | analytics_impression | campaign, asset, zone, hid, at | impressions by the campaign's rule, n at `at` |
+| analytics_route | asset, minute | the asset's first GPS fix in each UTC minute (any sensor mounted on it) |
 
 The ingest upserts them per flush (INSERT ... ON CONFLICT); reports read them, never `observation`.
 """
@@ -94,4 +95,15 @@ impression = Table(
     Index("ix_analytics_impression_campaign_grain", "campaign_id", "grain"),
 )
 
-ROLLUP_TABLES = (active, presence, seen, session, impression)
+route = Table(
+    "analytics_route",
+    _md,
+    Column("asset_id", String(64), nullable=False),
+    Column("minute", BigInteger, nullable=False),  # start of the UTC minute
+    Column("ts", BigInteger, nullable=False),  # the earliest fix in it (ties: smallest lat, lon)
+    Column("lat_e6", Integer, nullable=False),
+    Column("lon_e6", Integer, nullable=False),
+    PrimaryKeyConstraint("asset_id", "minute"),
+)
+
+ROLLUP_TABLES = (active, presence, seen, session, impression, route)

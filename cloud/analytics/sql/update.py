@@ -8,7 +8,8 @@ and a crash before COMMIT rolls the rollups back with the observations. Steps:
    there (CampaignAsset windows), zone by the campaign's GeoJSON (the core's rules, `World`);
 2. lock the touched assets (`pg_advisory_xact_lock`, in hash order) so two replicas never fold the
    same track at once; SQLite serializes writers anyway;
-3. presence/active: INSERT ... ON CONFLICT DO NOTHING; seen: upsert with LEAST/GREATEST-like CASE
+3. route: the first GPS fix per asset and UTC minute, upserted keeping the earlier one (route.py);
+   presence/active: INSERT ... ON CONFLICT DO NOTHING; seen: upsert with LEAST/GREATEST-like CASE
    for the randomized spans;
 4. tracks: for every touched (campaign, asset, zone, hid) load the sessions (and, for the dedup
    rule, the impressions) within one session gap / dedup window of the batch's sightings, replay
@@ -36,8 +37,9 @@ from cloud.analytics.grains import QUARTER_MS
 from cloud.analytics.impressions import PRESENCE_TAIL_MS, impression_times
 from cloud.analytics.observations import FLAG_RANDOMIZED, KINDS
 from cloud.analytics.rollup import NO_ZONE
+from cloud.analytics.route import Fix, first_per_minute
 from cloud.analytics.sessions import Track
-from cloud.analytics.sql.tables import active, impression, presence, seen, session
+from cloud.analytics.sql.tables import active, impression, presence, route, seen, session
 from cloud.campaigns.world import load_world, with_spots
 
 TrackKey = tuple[str, str, str, str]  # campaign, asset, zone, hid
@@ -108,6 +110,33 @@ def _seen_upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
         },
     )
     conn.execute(stmt, rows)
+
+
+def _route_upsert(conn: Connection, fixes: dict[tuple[str, int], Fix]) -> None:
+    stmt = _ins(conn)(route)
+    ex = stmt.excluded
+    earlier = or_(
+        ex.ts < route.c.ts,
+        and_(
+            ex.ts == route.c.ts,
+            or_(
+                ex.lat_e6 < route.c.lat_e6,
+                and_(ex.lat_e6 == route.c.lat_e6, ex.lon_e6 < route.c.lon_e6),
+            ),
+        ),
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["asset_id", "minute"],
+        set_={"ts": ex.ts, "lat_e6": ex.lat_e6, "lon_e6": ex.lon_e6},
+        where=earlier,
+    )
+    conn.execute(
+        stmt,
+        [
+            {"asset_id": a, "minute": m, "ts": f.ts_ms, "lat_e6": f.lat_e6, "lon_e6": f.lon_e6}
+            for (a, m), f in sorted(fixes.items())
+        ],
+    )
 
 
 def _load_tracks(
@@ -185,15 +214,18 @@ def apply_observations(conn: Connection, rows: Sequence[Sequence[Any]]) -> Rollu
     seen_acc: dict[tuple[str, int, str, str, str], list[Any]] = {}
     pending: dict[TrackKey, list[int]] = {}
     randomized_of: dict[str, bool] = {}
+    located: list[tuple[str, Fix]] = []
     for r in rows:
         device_id, ts, kind, hid, rssi, flags = r[0], r[3], r[4], r[5], r[6], r[7]
+        asset = attribution.asset_at(device_id, ts)
+        if asset is not None and r[8] is not None and r[9] is not None:
+            located.append((asset, Fix(ts, r[8], r[9])))
         if kind not in KINDS:
             st.unknown_kind += 1
             continue
         if hid in infra:
             st.infrastructure += 1
             continue
-        asset = attribution.asset_at(device_id, ts)
         if asset is None:
             st.unattributed += 1
             continue
@@ -225,9 +257,14 @@ def apply_observations(conn: Connection, rows: Sequence[Sequence[Any]]) -> Rollu
                         acc[1], acc[3] = ts, rssi
                     if acc[2] is None or ts > acc[2] or (ts == acc[2] and rssi > acc[4]):
                         acc[2], acc[4] = ts, rssi
+    fixes = first_per_minute(located)
+    if not act and not fixes:
+        return st
+    _lock_assets(conn, {a for a, _ in act} | {a for a, _ in fixes})
+    if fixes:
+        _route_upsert(conn, fixes)
     if not act:
         return st
-    _lock_assets(conn, {a for a, _ in act})
     ins = _ins(conn)
     conn.execute(ins(active).on_conflict_do_nothing(), [{"asset_id": a, "grain": q} for a, q in sorted(act)])
     conn.execute(

@@ -11,7 +11,8 @@ from cloud.api.deps import ReadAccess, SessionDep
 from cloud.billing.config import BillingSettings
 from cloud.billing.exceptions import BillingNotFoundError
 from cloud.billing.models import CampaignBilling, CampaignBillingPublic, SeatSubscription
-from cloud.billing.ports import BillingOnlySwitch, CampaignSwitch
+from cloud.billing.ports import CampaignSwitch
+from cloud.billing.sources import CampaignTable
 from cloud.billing.webhooks import apply_event, verify
 from cloud.core.types import utcnow
 
@@ -23,7 +24,7 @@ def _settings(request: Request) -> BillingSettings:
 
 
 def _switch(request: Request) -> CampaignSwitch:
-    return getattr(request.app.state, "campaign_switch", None) or BillingOnlySwitch()
+    return getattr(request.app.state, "campaign_switch", None) or CampaignTable()
 
 
 @router.post("/stripe/webhook")

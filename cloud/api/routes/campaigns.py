@@ -13,7 +13,7 @@ from sqlmodel import SQLModel
 
 from cloud.api.deps import CampaignsAccess, SessionDep
 from cloud.campaigns import service
-from cloud.campaigns.models import Page
+from cloud.campaigns.models import CampaignState, Page
 
 router = APIRouter(prefix="/v1/campaigns", tags=["advertisers: campaigns"])
 
@@ -27,6 +27,8 @@ _CAMPAIGN_EXAMPLE = {
     "passerby_rssi": -85,
     "k": 5,
     "timezone": "Europe/Prague",
+    "state": "paused",
+    "state_reason": "payment failed: invoice in_1 (attempt 1): Your card was declined.",
 }
 
 
@@ -40,6 +42,8 @@ class AdvertiserCampaign(SQLModel):
     passerby_rssi: int
     k: int
     timezone: str
+    state: CampaignState  # draft until paid; paused (with state_reason) after a failed payment
+    state_reason: str | None
 
     model_config = {"json_schema_extra": {"examples": [_CAMPAIGN_EXAMPLE]}}  # type: ignore[assignment]
 

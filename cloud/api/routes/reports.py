@@ -1,9 +1,11 @@
-"""/v1/campaigns/{id}/report: audience metrics of one of your campaigns, JSON or CSV.
+"""/v1/campaigns/{id}/report: audience metrics of one of your campaigns, JSON or CSV; and
+/v1/campaigns/{id}/assets/{asset}/route: the GPS route of one of its assets, GeoJSON or CSV.
 
 Breakdowns: any of asset, zone and one time grain (quarter, hour, day) in an explicit IANA zone
 (default: the campaign's); `start`/`end` need an explicit UTC offset and select the 15-minute
 grains starting in [start, end). Definitions: docs/metrics.md. Privacy: no cell under the
-campaign's k devices (k = 5 by default); rows carry no device id.
+campaign's k devices (k = 5 by default); rows carry no device id. A route is the asset's own
+position (its sensors' first fix in each UTC minute) inside the campaign's windows on that asset.
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ import csv
 import io
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 from sqlmodel import SQLModel
 
+from cloud.analytics.grains import zone
 from cloud.analytics.rollup import BUCKET_LABELS, ReportRow
-from cloud.analytics.sql.query import campaign_report
+from cloud.analytics.route import Fix, downsample
+from cloud.analytics.sql.query import asset_route, campaign_report
 from cloud.api.deps import ReportsAccess, SessionDep
 from cloud.campaigns import service
-from cloud.campaigns.world import load_campaigns
+from cloud.campaigns.world import load_campaigns, to_ms
+from cloud.exceptions import NotFoundError
 
 router = APIRouter(prefix="/v1/campaigns", tags=["advertisers: reports"])
 
@@ -303,3 +308,170 @@ def report(
             headers={"Content-Disposition": f'attachment; filename="{c.id}-report.csv"'},
         )
     return page
+
+
+class RouteFormat(StrEnum):
+    GEOJSON = "geojson"
+    CSV = "csv"
+
+
+class RouteProperties(SQLModel):
+    campaign_id: str
+    asset_id: str
+    tz: str
+    resolution_s: int  # one fix per UTC minute at most
+    points: int  # in this answer
+    points_in_window: int  # before downsampling to max_points
+    times: list[str]  # local ISO-8601 with offset, one per coordinate
+
+
+class RouteGeometry(SQLModel):
+    type: Literal["LineString", "Point"]
+    coordinates: list[Any]  # [lon, lat] in degrees (RFC 7946)
+
+
+class RouteFeature(SQLModel):
+    type: Literal["Feature"] = "Feature"
+    geometry: RouteGeometry
+    properties: RouteProperties
+
+
+class AssetRoute(SQLModel):
+    """GeoJSON FeatureCollection: one LineString (a Point for a single fix, nothing for none)."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[RouteFeature]
+
+    model_config = {  # type: ignore[assignment]
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "geometry": {
+                                "type": "LineString",
+                                "coordinates": [[16.0, 49.0], [16.006587, 49.0], [16.010979, 49.0]],
+                            },
+                            "properties": {
+                                "campaign_id": "spring-push",
+                                "asset_id": "truck-1",
+                                "tz": "Europe/Prague",
+                                "resolution_s": 60,
+                                "points": 3,
+                                "points_in_window": 3,
+                                "times": [
+                                    "2024-10-27T00:00:12.000+02:00",
+                                    "2024-10-27T00:01:03.000+02:00",
+                                    "2024-10-27T00:02:05.000+02:00",
+                                ],
+                            },
+                        }
+                    ],
+                }
+            ]
+        }
+    }
+
+
+ROUTE_CSV_COLUMNS = ["ts", "lat", "lon"]
+_ROUTE_CSV_EXAMPLE = (
+    "ts,lat,lon\r\n2024-10-27T00:00:12.000+02:00,49.000000,16.000000\r\n"
+    "2024-10-27T00:01:03.000+02:00,49.000000,16.006587\r\n"
+)
+
+
+def _deg(e6: int) -> str:
+    return f"{e6 / 1e6:.6f}"
+
+
+@router.get(
+    "/{campaign_id}/assets/{asset_id}/route",
+    summary="GPS route of one of the campaign's assets over its windows; GeoJSON or CSV",
+    response_model=AssetRoute,
+    responses={
+        200: {"content": {"text/csv": {"example": _ROUTE_CSV_EXAMPLE}}, "description": "the route"},
+        404: {"description": "no such campaign, or not yours; or the asset does not run it"},
+        422: {"description": "naive datetime or unknown time zone"},
+    },
+)
+def asset_route_report(
+    campaign_id: str,
+    asset_id: str,
+    session: SessionDep,
+    who: ReportsAccess,
+    tz: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="IANA time zone of the timestamps (default: the campaign's)",
+            examples=["Europe/Prague"],
+        ),
+    ] = None,
+    start: Annotated[
+        AwareDatetime | None,
+        Query(description="from (explicit offset)", examples=["2024-10-27T00:00:00+02:00"]),
+    ] = None,
+    end: Annotated[
+        AwareDatetime | None,
+        Query(description="until, exclusive (explicit offset)", examples=["2024-10-28T00:00:00+01:00"]),
+    ] = None,
+    format: RouteFormat = RouteFormat.GEOJSON,
+    max_points: Annotated[
+        int, Query(ge=2, le=10_000, description="thin evenly to at most this many points")
+    ] = 1000,
+) -> AssetRoute | Response:
+    row = service.get_campaign(session, campaign_id=campaign_id, tenant_id=who.tenant_id)
+    tz_name = tz or row.timezone
+    zi = zone(tz_name)
+    lo = _ms(start)
+    hi = _ms(end)
+    runs = [w for w in service.campaign_assets(session, campaign_id=row.id) if w.asset_id == asset_id]
+    if not runs:
+        raise NotFoundError("campaign asset", asset_id)
+    windows = []
+    for w in runs:
+        a, b = to_ms(w.starts_at), to_ms(w.ends_at)
+        if lo is not None:
+            a = max(a, lo)
+        if hi is not None:
+            b = min(b, hi)
+        if a < b:
+            windows.append((a, b))
+    found = asset_route(session.connection(), asset_id, windows)
+    points = downsample(found, max_points)
+
+    def local(f: Fix) -> str:
+        t = datetime.fromtimestamp(f.ts_ms / 1000, tz=UTC)
+        return t.astimezone(zi).isoformat(timespec="milliseconds")
+
+    if format is RouteFormat.CSV:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(ROUTE_CSV_COLUMNS)
+        for f in points:
+            w.writerow((local(f), _deg(f.lat_e6), _deg(f.lon_e6)))
+        return Response(
+            buf.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{row.id}-{asset_id}-route.csv"'},
+        )
+    if not points:
+        return AssetRoute(features=[])
+    coords = [[float(_deg(f.lon_e6)), float(_deg(f.lat_e6))] for f in points]
+    geometry = (
+        RouteGeometry(type="LineString", coordinates=coords)
+        if len(coords) > 1
+        else RouteGeometry(type="Point", coordinates=coords[0])
+    )
+    props = RouteProperties(
+        campaign_id=row.id,
+        asset_id=asset_id,
+        tz=tz_name,
+        resolution_s=60,
+        points=len(points),
+        points_in_window=len(found),
+        times=[local(f) for f in points],
+    )
+    return AssetRoute(features=[RouteFeature(geometry=geometry, properties=props)])
