@@ -1,10 +1,11 @@
 """Heartbeat samples: one row per heartbeat received (lag and health), kept for a bounded window.
 
 Revision ID: 0008_heartbeat_samples
-Revises: 0006_integrations
+Revises: 0009_asset_route
 
-Meant to follow 0007_campaign_state (branch billwire); chained after the newest head on main when
-that revision had not landed yet.
+Planned after 0007_campaign_state, but 0009_asset_route reached main first chained after 0007; this
+revision follows the newest head (0009) so history stays one line. The ids are names, not an order:
+`alembic history` is the order (0007 -> 0009 -> 0008).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from alembic import op
 DT = sa.DateTime(timezone=True)
 
 revision = "0008_heartbeat_samples"
-down_revision = "0006_integrations"
+down_revision = "0009_asset_route"
 branch_labels = None
 depends_on = None
 
