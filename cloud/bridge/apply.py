@@ -1,9 +1,10 @@
 """Applying one sorted flush to the database in a single transaction.
 
 Order inside the transaction: lock (or register) every device the flush names, in id order, so two
-replicas never deadlock; then dead letters, registry/presence/shadow messages in arrival order, and
-the telemetry batches through the exactly-once store. The caller acknowledges the MQTT messages only
-after this returns, i.e. after COMMIT.
+replicas never deadlock; then dead letters, registry/presence/shadow messages in arrival order (each
+heartbeat also becomes a heartbeat sample, all inserted in one statement), and the telemetry batches
+through the exactly-once store. The caller acknowledges the MQTT messages only after this returns,
+i.e. after COMMIT.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from cloud.ingest.store import IngestResult, ingest, observation_rows
 from cloud.observability import metrics
 from cloud.presence.rules import Evidence, Policy, Transition
 from cloud.presence.service import apply_evidence
+from cloud.registry import heartbeats
 from cloud.registry.models import Device, DeviceState
 from cloud.rollouts.service import observe as observe_rollouts
 from cloud.shadow.service import record_reported
@@ -173,11 +175,14 @@ def apply_flush(
                     received_at=d.received_at,
                 )
             )
+        samples = []
         for msg in flush.controls:
             device = devices[msg.device]
             if device.state == DeviceState.RETIRED:
                 continue
             _registry_facts(device, msg, now)
+            if msg.type == "heartbeat":
+                samples.append(heartbeats.sample_row(msg, received_at=now))
             ev = _evidence(msg)
             if ev is not None:
                 t = apply_evidence(session, device, ev, now=now, policy=policy)
@@ -187,6 +192,7 @@ def apply_flush(
                 record_reported(session, device_id=device.id, body=msg.body, now=now)
             session.add(device)
         session.flush()
+        heartbeats.record(session, samples)  # history for the device page, one insert per flush
         live = [m for m in flush.controls if devices[m.device].state != DeviceState.RETIRED]
         observe_rollouts(session, live, batches, now=now)  # OTA jobs: ota_status, commit evidence
         session.flush()

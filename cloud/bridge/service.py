@@ -6,7 +6,8 @@ Tasks, all owned by one TaskGroup per connection:
 * ``bridge.write`` takes the pending flush when it is full or `flush_interval_ms` old, sorts and
   writes it in a worker thread (one transaction), then acknowledges its QoS 1 messages and
   publishes error replies; meanwhile the next flush fills;
-* ``bridge.sweep`` runs the presence sweeper and the desired-config outbox every `sweep_interval_s`.
+* ``bridge.sweep`` runs the presence sweeper, the heartbeat-sample retention and the desired-config
+  outbox every `sweep_interval_s`.
 
 A dropped connection ends the TaskGroup; the loop reconnects with jittered, capped backoff, and the
 broker redelivers whatever was not acknowledged. On stop, the pending flush is written and
@@ -19,6 +20,7 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import aiomqtt
@@ -36,6 +38,7 @@ from cloud.exceptions import BrokerUnavailableError
 from cloud.observability import metrics
 from cloud.presence.rules import Policy
 from cloud.presence.service import sweep_once
+from cloud.registry import heartbeats
 from cloud.rollouts import service as rollouts
 from cloud.shadow.service import desired_message, unpublished
 from protocol import topics
@@ -54,6 +57,7 @@ class BridgeConfig:
     policy: Policy = field(default_factory=Policy)
     rollups: bool = True  # fold telemetry into the audience rollups in the flush transaction
     tls: Tls | None = None
+    heartbeat_keep: timedelta = heartbeats.KEEP  # heartbeat samples older than this are pruned
 
     @classmethod
     def from_settings(cls, s: Settings) -> BridgeConfig:
@@ -74,6 +78,7 @@ class BridgeConfig:
             flush_interval_ms=s.flush_interval_ms,
             sweep_interval_s=s.sweep_interval_s,
             policy=s.presence_policy,
+            heartbeat_keep=timedelta(days=s.heartbeat_keep_days),
         )
 
 
@@ -232,6 +237,9 @@ class Bridge:
         now = utcnow()
         with Session(self.engine) as session:
             result = sweep_once(session, policy=self.config.policy, now=now)
+            session.commit()
+        with Session(self.engine) as session:  # retention, a bounded delete per tick
+            heartbeats.prune(session, now=now, keep=self.config.heartbeat_keep)
             session.commit()
         for _, t in result.transitions:
             metrics.TRANSITIONS.labels(t.to_status, t.reason).inc()

@@ -35,6 +35,8 @@ class Settings:
     default_heartbeat_s: float = 60.0
     sweep_interval_s: float = 0.5
     flap_stable_s: float = 10.0
+    # Heartbeat samples (lag and health history for the device page) are kept this long.
+    heartbeat_keep_days: float = 7.0
     # Ingest: a flush is written in one transaction and acknowledged after its commit.
     flush_max_messages: int = 1000
     flush_interval_ms: int = 20

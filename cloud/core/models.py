@@ -19,7 +19,7 @@ from cloud.campaigns.models import (
 from cloud.exports.models import PartnerExport
 from cloud.identity.models import DeviceCredential, EnrollmentEvent, EnrollmentToken
 from cloud.ingest.models import DeadLetter, TelemetryBatch, TelemetryGap, TelemetryStream, observation
-from cloud.registry.models import Device, StatusChange
+from cloud.registry.models import Device, HeartbeatSample, StatusChange
 from cloud.releases.models import Release
 from cloud.rollouts.models import Deployment, Job, JobEvent
 from cloud.shadow.models import ConfigShadow
@@ -45,6 +45,7 @@ __all__ = [
     "EnrollmentEvent",
     "EnrollmentToken",
     "ExposureZone",
+    "HeartbeatSample",
     "InfrastructureHid",
     "Job",
     "JobEvent",

@@ -13,7 +13,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, String
+from sqlalchemy import BigInteger, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
 from cloud.core.types import JSONDoc, UTCDateTime
@@ -167,3 +167,31 @@ class StatusChangePublic(SQLModel):
     reason: str
     boot: str | None
     seq: int | None
+
+
+class HeartbeatSample(SQLModel, table=True):
+    """One heartbeat as received: when, how late against the device's clock, and its health.
+
+    The device row keeps only the latest heartbeat; these rows are the history the device page draws.
+    Written by the bridge in its flush transaction, pruned by the sweeper (`cloud/registry/heartbeats.py`).
+    """
+
+    __tablename__ = "heartbeat_sample"
+    __table_args__ = (
+        Index("ix_heartbeat_sample_device_received", "device_id", "received_at"),
+        Index("ix_heartbeat_sample_received", "received_at"),  # the retention prune
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(sa_type=String(64), foreign_key="device.id")
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    device_ts: datetime = Field(sa_type=UTCDateTime)
+    lag_s: float  # received_at - device_ts: transit and queueing, plus any clock skew
+    uptime_s: int | None = Field(default=None, sa_type=BigInteger)
+    rssi: int | None = Field(default=None, sa_type=Integer)
+    free_mem: int | None = Field(default=None, sa_type=BigInteger)
+    free_disk: int | None = Field(default=None, sa_type=BigInteger)
+    outbox: int | None = Field(default=None, sa_type=Integer)
+    dropped: int | None = Field(default=None, sa_type=Integer)
+    temp_dc: int | None = Field(default=None, sa_type=Integer)
+    load_x100: int | None = Field(default=None, sa_type=Integer)

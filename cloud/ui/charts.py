@@ -109,7 +109,10 @@ def time_series(
     """A small line or bar chart of (time, value) with a y axis, time ticks and an optional limit line."""
     left, right, top, bottom = 44.0, 8.0, 22.0, 22.0
     pw, ph = width - left - right, height - top - bottom
-    ymax = _nice_max(max([v for _, v in points] + [limit or 0.0, 0.0]))
+    values = [v for _, v in points] + [limit or 0.0, 0.0]
+    # The axis starts at 0, or lower for negative values (RSSI, cold temperatures).
+    ymin = -_nice_max(-min(values)) if min(values) < 0 else 0.0
+    ymax = _nice_max(max(values)) if max(values) > 0 or ymin == 0 else 0.0
     parts = [
         f'<svg class="chart series" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}" '
         'xmlns="http://www.w3.org/2000/svg">',
@@ -119,14 +122,15 @@ def time_series(
         y = top + ph * (1 - frac)
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e7eb"/>')
         parts.append(
-            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" class="tick">{ymax * frac:g}</text>'
+            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
+            f"{ymin + (ymax - ymin) * frac:g}</text>"
         )
     for t in _time_ticks(since, until, 5):
         x = _x(t, since, until, left, pw)
         parts.append(f'<text x="{x:.1f}" y="{height - 6}" text-anchor="middle" class="tick">{t:%H:%M}</text>')
 
     def y_of(v: float) -> float:
-        return top + ph * (1 - min(v, ymax) / ymax)
+        return top + ph * (1 - (min(max(v, ymin), ymax) - ymin) / (ymax - ymin))
 
     if not points:
         parts.append(
@@ -138,13 +142,16 @@ def time_series(
         for t, v in points:
             x = _x(t, since, until, left, pw)
             parts.append(
-                f'<rect x="{x - bw / 2:.1f}" y="{y_of(v):.1f}" width="{bw:.1f}" '
-                f'height="{top + ph - y_of(v):.1f}" '
+                f'<rect x="{x - bw / 2:.1f}" y="{min(y_of(v), y_of(0)):.1f}" width="{bw:.1f}" '
+                f'height="{abs(y_of(0) - y_of(v)):.1f}" '
                 f'fill="{colour}"><title>{t:%H:%M:%S} {v:g} {escape(unit)}</title></rect>'
             )
     else:
         path = " ".join(f"{_x(t, since, until, left, pw):.1f},{y_of(v):.1f}" for t, v in points)
-        parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.8"/>')
+        parts.append(
+            f'<polyline points="{path}" data-points="{len(points)}" fill="none" stroke="{colour}" '
+            'stroke-width="1.8"/>'
+        )
         for t, v in points[-1:]:
             parts.append(
                 f'<circle cx="{_x(t, since, until, left, pw):.1f}" cy="{y_of(v):.1f}" r="3" fill="{colour}"/>'
@@ -159,6 +166,31 @@ def time_series(
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def thin(
+    points: Sequence[tuple[datetime, float]],
+    *,
+    since: datetime,
+    until: datetime,
+    max_points: int = 288,
+    keep: str = "last",
+) -> list[tuple[datetime, float]]:
+    """At most `max_points` points: one per equal time bucket of [since, until] that has any.
+
+    `keep` "max" keeps each bucket's largest value (a lag spike must not vanish), "last" its latest.
+    Points must be oldest first; with no more than `max_points` of them they come back unchanged.
+    """
+    if len(points) <= max_points:
+        return list(points)
+    span = (until - since).total_seconds() or 1.0
+    buckets: dict[int, tuple[datetime, float]] = {}
+    for t, v in points:
+        b = min(max_points - 1, max(0, int((t - since).total_seconds() / span * max_points)))
+        if keep == "max" and b in buckets and buckets[b][1] >= v:
+            continue
+        buckets[b] = (t, v)
+    return [buckets[b] for b in sorted(buckets)]
 
 
 def lag_gauge(lag_s: float | None, interval_s: float, timeout_factor: float, *, width: int = 440) -> Markup:

@@ -9,16 +9,17 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
+from cloud.campaigns.models import Asset, DeviceHistory
 from cloud.ingest.models import DeadLetter, TelemetryBatch, TelemetryGap
 from cloud.presence.rules import Policy
 from cloud.registry.models import Device, DeviceState, PresenceStatus, StatusChange
 
 STATUSES = ("online", "stale", "offline", "sleeping", "unknown")
-ASSET_LABEL = "asset"  # until assets are on main (branch campaigns), a device's label `asset` names it
 
 
 def shown_status(device: Device, now: datetime, policy: Policy) -> str:
@@ -38,12 +39,48 @@ def heartbeat_lag_s(device: Device, now: datetime, policy: Policy) -> float | No
     return (now - device.last_heartbeat_at).total_seconds() - interval
 
 
+@dataclass(frozen=True)
+class Mount:
+    """The asset a sensor sits on now (campaigns' DeviceHistory), by id and display name."""
+
+    asset_id: str
+    name: str
+
+
+def mounts(session: Session, *, now: datetime, device_ids: list[str] | None = None) -> dict[str, Mount]:
+    """Device id -> its current mount: a DeviceHistory row begun by `now` and not ended by then.
+
+    The campaigns service refuses overlapping mounts of one device, so there is at most one such row.
+    A device with none is not on any asset: the UI says so rather than guessing from labels.
+    """
+    stmt = (
+        select(DeviceHistory.device_id, Asset.id, Asset.name)
+        .join(Asset, col(Asset.id) == col(DeviceHistory.asset_id))
+        .where(_current(now))
+        .order_by(col(DeviceHistory.mounted_at))
+    )
+    if device_ids is not None:
+        stmt = stmt.where(col(DeviceHistory.device_id).in_(device_ids))
+    return {device_id: Mount(asset_id, name) for device_id, asset_id, name in session.exec(stmt).all()}
+
+
+def _current(now: datetime) -> Any:
+    return (col(DeviceHistory.mounted_at) <= now) & or_(
+        col(DeviceHistory.unmounted_at).is_(None), col(DeviceHistory.unmounted_at) > now
+    )
+
+
 @dataclass
 class Breakdown:
-    """Devices per value of one dimension (hardware, firmware, asset), split by shown status."""
+    """Devices per value of one dimension (hardware, firmware, asset), split by shown status.
+
+    Rows are keyed by what the device list filters on (an asset's id); `names` shows them when the key
+    is not what a human reads.
+    """
 
     dimension: str
     rows: dict[str, Counter[str]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
 
     def add(self, key: str | None, status: str) -> None:
         self.rows.setdefault(key or "—", Counter())[status] += 1
@@ -131,6 +168,8 @@ def overview(
         ).one()
     )
     failed_jobs = failed_jobs or {}
+    mounted = mounts(session, now=now)
+    ov.asset.names = {m.asset_id: m.name for m in mounted.values()}
     for d in devices:
         status = shown_status(d, now, policy)
         ov.total += 1
@@ -139,7 +178,7 @@ def overview(
         ov.flapping += int(d.flapping)
         ov.hardware.add(d.hardware, status)
         ov.firmware.add(d.firmware_version, status)
-        ov.asset.add((d.labels or {}).get(ASSET_LABEL), status)
+        ov.asset.add(mounted[d.id].asset_id if d.id in mounted else None, status)
         dropped = int((d.health or {}).get("dropped") or 0)
         if status == PresenceStatus.OFFLINE:
             ov.attention.append(
@@ -181,7 +220,7 @@ class DeviceQuery:
     state: str | None = None
     hardware: str | None = None
     firmware: str | None = None
-    asset: str | None = None
+    asset: str | None = None  # an asset id: devices mounted on it now
     q: str | None = None
     sort: str = "id"
     desc: bool = False
@@ -204,6 +243,9 @@ def device_page(
         stmt = stmt.where(Device.hardware == query.hardware)
     if query.firmware:
         stmt = stmt.where(Device.firmware_version == query.firmware)
+    if query.asset:
+        on_asset = select(DeviceHistory.device_id).where(DeviceHistory.asset_id == query.asset, _current(now))
+        stmt = stmt.where(col(Device.id).in_(on_asset))
     if query.q:
         like = f"%{query.q.lower()}%"
         stmt = stmt.where(
@@ -217,14 +259,9 @@ def device_page(
     order = SORTS.get(query.sort, SORTS["id"])
     order = order.desc() if query.desc else order.asc()
     stmt = stmt.order_by(order.nulls_last(), col(Device.id))
-    # Stale and asset are decided in Python (stale by time, asset from JSON labels), so they page there.
-    if query.status == "stale" or query.asset:
-        rows = [
-            d
-            for d in session.exec(stmt).all()
-            if (query.status != "stale" or shown_status(d, now, policy) == "stale")
-            and (not query.asset or (d.labels or {}).get(ASSET_LABEL) == query.asset)
-        ]
+    # Stale is decided in Python (by time against each device's interval), so it pages there.
+    if query.status == "stale":
+        rows = [d for d in session.exec(stmt).all() if shown_status(d, now, policy) == "stale"]
         start = (query.page - 1) * query.per_page
         return rows[start : start + query.per_page], len(rows)
     total = int(session.exec(select(func.count()).select_from(stmt.order_by(None).subquery())).one())
@@ -232,16 +269,15 @@ def device_page(
     return list(page), total
 
 
-def choices(session: Session) -> dict[str, list[str]]:
-    """Values seen in the fleet, for the filter drop-downs."""
+def choices(session: Session, *, now: datetime) -> dict[str, list[tuple[str, str]]]:
+    """Values seen in the fleet, for the filter drop-downs, as (value, shown): assets with a sensor now."""
     hw = session.exec(select(Device.hardware).distinct()).all()
     fw = session.exec(select(Device.firmware_version).distinct()).all()
-    labels = session.exec(select(Device.labels)).all()
-    assets = {(lab or {}).get(ASSET_LABEL) for lab in labels}
+    assets = {(m.asset_id, m.name) for m in mounts(session, now=now).values()}
     return {
-        "hardware": sorted(h for h in hw if h),
-        "firmware": sorted(f for f in fw if f),
-        "asset": sorted(a for a in assets if a),
+        "hardware": [(h, h) for h in sorted(h for h in hw if h)],
+        "firmware": [(f, f) for f in sorted(f for f in fw if f)],
+        "asset": sorted(assets, key=lambda a: (a[1], a[0])),
     }
 
 

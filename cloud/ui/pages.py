@@ -12,13 +12,15 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from cloud.api.deps import SessionDep, SettingsDep
 from cloud.auth.users import sign_in, sign_out
 from cloud.core.types import utcnow
 from cloud.exceptions import AuthError, CloudError, ConfigInvalidError, InvalidStateChangeError, NotFoundError
 from cloud.ingest import reports
-from cloud.registry.models import Device, DeviceState, DeviceUpdate
+from cloud.registry import heartbeats
+from cloud.registry.models import Device, DeviceState, DeviceUpdate, HeartbeatSample
 from cloud.registry.service import get_device, update_device
 from cloud.shadow import service as shadow
 from cloud.shadow.schemas import schema_for
@@ -253,11 +255,41 @@ def devices(
         pages=pages,
         link=link,
         sort_link=sort_link,
-        choices=fleet.choices(session),
+        choices=fleet.choices(session, now=now),
+        mounts=fleet.mounts(session, now=now, device_ids=[d.id for d in rows]),
         states=[s.value for s in DeviceState],
-        asset_label=fleet.ASSET_LABEL,
         page="devices",
     )
+
+
+def _byte_unit(values: list[float]) -> tuple[float, str]:
+    top = max(values, default=0.0)
+    units = ((2**30, "GiB"), (2**20, "MiB"))
+    return next(((size, unit) for size, unit in units if top >= size), (1024, "KiB"))
+
+
+def _heartbeat_charts(samples: list[HeartbeatSample], *, since: datetime, until: datetime) -> list[Markup]:
+    """Lag and health over the window, one small chart each, from the stored heartbeat samples."""
+
+    def points(field: str, scale: float = 1.0) -> list[tuple[datetime, float]]:
+        pts = [(r.received_at, getattr(r, field) / scale) for r in samples if getattr(r, field) is not None]
+        return charts.thin(pts, since=since, until=until)
+
+    def chart(pts: list[tuple[datetime, float]], label: str, unit: str, colour: str, **kw: Any) -> Markup:
+        return charts.time_series(pts, since=since, until=until, label=label, unit=unit, colour=colour, **kw)
+
+    lag = charts.thin([(r.received_at, r.lag_s) for r in samples], since=since, until=until, keep="max")
+    mem_scale, mem_unit = _byte_unit([float(r.free_mem) for r in samples if r.free_mem is not None])
+    disk_scale, disk_unit = _byte_unit([float(r.free_disk) for r in samples if r.free_disk is not None])
+    return [
+        chart(lag, "heartbeat lag (received − device clock)", "s", "#7a4fb0"),
+        chart(points("rssi"), "uplink RSSI", "dBm", "#2f6fb3"),
+        chart(points("free_mem", mem_scale), "free memory", mem_unit, "#1a9e5b"),
+        chart(points("free_disk", disk_scale), "free disk", disk_unit, "#1a9e5b"),
+        chart(points("outbox"), "outbox depth", "messages", "#e0a100"),
+        chart(points("temp_dc", 10), "temperature", "°C", "#d64545"),
+        chart(points("load_x100", 100), "load", "1-min avg", "#4a535c"),
+    ]
 
 
 def _device_context(
@@ -306,11 +338,13 @@ def _device_context(
     )
     interval = device.heartbeat_interval_s or policy.default_interval_s
     lag = fleet.heartbeat_lag_s(device, now, policy)
+    samples = heartbeats.history(session, device.id, since=since)
     rollouts = _rollouts(request)
     shadow_row = shadow.public(shadow.shadow_of(session, device.id))
     session.rollback()  # shadow_of adds an empty row for a device without one: a read must not keep it
     return {
         "device": device,
+        "mount": fleet.mounts(session, now=now, device_ids=[device.id]).get(device.id),
         "shown": fleet.shown_status(device, now, policy),
         "timeline": timeline,
         "changes": list(reversed(changes))[:50],
@@ -319,6 +353,8 @@ def _device_context(
         "lag": lag,
         "interval": interval,
         "gauge": charts.lag_gauge(lag, interval, policy.timeout_factor),
+        "heartbeat_charts": _heartbeat_charts(samples, since=since, until=until),
+        "samples": len(samples),
         "gaps": reports.gaps(session, device.id, limit=50),
         "completeness": reports.completeness(session, device.id, since=since, until=until),
         "shadow": shadow_row,

@@ -23,6 +23,7 @@ import getpass
 import os
 import random
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 CHROMIUM_ARGS = [
@@ -91,6 +92,7 @@ async def demo(out: Path, *, chromium: str, warmup_s: float) -> list[Path]:
     from cloud.bridge.service import Bridge, BridgeConfig
     from cloud.broker.embedded import embedded_broker
     from cloud.broker.ports import free_port
+    from cloud.campaigns.models import Asset, AssetKind, DeviceHistory
     from cloud.core.config import Settings
     from cloud.core.db import make_engine, migrate
     from cloud.core.types import utcnow
@@ -146,13 +148,21 @@ async def demo(out: Path, *, chromium: str, warmup_s: float) -> list[Path]:
             for a in agents:
                 a.start()
             await asyncio.sleep(warmup_s)
-            with Session(engine) as s:  # assets are labels until the campaigns branch lands
+            with Session(engine) as s:  # three trucks; each agent's sensor is mounted on one of them
+                now = utcnow()
+                for n in (1, 2, 3):
+                    s.add(Asset(id=f"truck-{n}", name=f"Truck {n}", kind=AssetKind.VEHICLE, created_at=now))
+                s.flush()
                 for i, a in enumerate(agents):
                     d = s.get(Device, a.device_id)
                     if d is not None:
-                        d.labels = {"asset": f"truck-{i % 3 + 1}", "city": "brno"}
+                        d.labels = {"city": "brno"}
                         d.tenant = "media-op-1"
                         s.add(d)
+                        truck = f"truck-{i % 3 + 1}"
+                        s.add(
+                            DeviceHistory(device_id=d.id, asset_id=truck, mounted_at=now - timedelta(days=1))
+                        )
                 s.commit()
             agents[3].kill()  # Last Will: offline (lwt)
             agents[2].stop()  # SIGTERM: offline (clean-disconnect)

@@ -5,13 +5,17 @@ through the REST API) is paused from the rollouts page, by name, in the database
 
 from __future__ import annotations
 
+import asyncio
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import expect
 from sqlmodel import Session
 
+from cloud.core.types import utcnow
+from cloud.registry import heartbeats
 from cloud.rollouts.models import Deployment
 from cloud.ui.demo import DemoAgent
 from tests.ui.conftest import USER, UiStack, sign_in
@@ -35,7 +39,19 @@ async def test_ops_watch_a_device_come_and_go_edit_config_and_pause_a_rollout(
         await expect(online).to_have_text("1", timeout=30_000)
         assert await page.evaluate("window.__sameDocument === true")
 
+        # The agent's first heartbeat is stored as a sample: the device page draws lag and health.
+        for _ in range(100):
+            with Session(ui_stack.engine) as s:
+                if heartbeats.history(s, DEVICE, since=utcnow() - timedelta(hours=1)):
+                    break
+            await asyncio.sleep(0.1)
         await page.goto(ui_stack.url(f"/ui/devices/{DEVICE}"))
+        charts = page.locator("#heartbeat-history svg.chart")
+        await expect(charts).to_have_count(7)
+        lag = page.locator("#heartbeat-history svg[aria-label^='heartbeat lag']")
+        await expect(lag).to_be_visible()
+        assert int(await lag.locator("polyline").get_attribute("data-points") or 0) >= 1
+        assert (await lag.bounding_box() or {}).get("height", 0) > 50  # drawn, not collapsed
         badge = page.locator(f"header.device-head [data-device-status='{DEVICE}']")
         await expect(badge).to_have_text("online")
         await expect(page.locator("#live-indicator")).to_have_class("live on")
