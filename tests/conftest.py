@@ -18,6 +18,9 @@ from tests.services import (
     unavailable,
 )
 
+# The simulated ESP32 fixtures (bundle, broker, board) serve the firmware and the end-to-end tests.
+pytest_plugins = ["tests.firmware.boards"]
+
 SHARED = Path(os.environ.get("MOBILYTICS_SHARED", REPO.parent / "shared"))
 PG_ADMIN_URL = os.environ.get("MOBILYTICS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
