@@ -90,7 +90,8 @@ async def test_one_tick_of_each_job_does_its_work_and_stop_ends_the_tasks(
                 with Session(engine) as s:
                     n_obs = s.execute(select(func.count()).select_from(observation)).scalar_one()
                     done = list(s.execute(select(PartnerExport)).scalars())
-                if n_obs == 250 and len(done) == 2:
+                # An export row appears when it starts; wait until both have finished writing.
+                if n_obs == 250 and len(done) == 2 and all(e.status == "complete" for e in done):
                     break
                 await asyncio.sleep(0.05)
             for j in jobs:
