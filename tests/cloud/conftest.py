@@ -110,6 +110,8 @@ async def cloud(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             yield Cloud(engine, broker.host, broker.port, bridge, broker)
         finally:
             bridge.stop()
-            async with asyncio.timeout(15):
+            # A stop drains the last flush; against an unresponsive broker that is one publish and
+            # one disconnect, each bounded by the client's 10 s timeout (cloud/bridge/mqtt.py).
+            async with asyncio.timeout(30):
                 await task
     engine.dispose()
