@@ -26,6 +26,7 @@ from cloud.identity.exceptions import (
     TokenUsedError,
 )
 from cloud.identity.names import CLOUD
+from tests.services import unavailable
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
@@ -88,12 +89,12 @@ def test_password_hash_is_mosquittos_pbkdf2_format() -> None:
         assert not verify_password("s3cret", broken)
 
 
-@pytest.mark.skipif(
-    shutil.which("mosquitto_passwd") is None, reason="needs mosquitto_passwd (Debian mosquitto)"
-)
 def test_password_hash_verifies_what_mosquitto_passwd_writes(tmp_path: Path) -> None:
+    exe = shutil.which("mosquitto_passwd")
+    if exe is None:
+        unavailable("needs mosquitto_passwd: apt-get install mosquitto (or run scripts/test)")
     path = tmp_path / "pw"
-    subprocess.run(["mosquitto_passwd", "-b", "-c", str(path), "dev-a", "pa55"], check=True)
+    subprocess.run([exe, "-b", "-c", str(path), "dev-a", "pa55"], check=True)
     stored = path.read_text().strip().split(":", 1)[1]
     assert verify_password("pa55", stored)
     assert not verify_password("pa56", stored)
