@@ -8,7 +8,16 @@ The bundle is what provisioning copies to a board's flash and what OTA ships:
   ``firmware/src`` as ``.mpy``;
 - the protocol package's modules the firmware imports (followed transitively from the firmware's
   imports) as ``protocol/*.mpy``: the firmware reuses the shared codec, it never copies it;
+- the OTA verifier (``ota/__init__.py``, ``ota/exceptions.py``, ``ota/device/*.py``) as ``.mpy``:
+  the update mode (``updater.py``) checks releases with the same code as the Pi and the cloud;
+- ``otaroot.mpy`` when a root document is given (``--ota-root``): the trust anchor the device
+  verifies releases against (``ROOT``, the document's bytes); without it the device refuses updates;
 - ``manifest.json``: version, each file's path, size and sha256, the total, and the budget.
+
+``image(bundle)`` turns a bundle into what an OTA slot holds and a release ships: a ustar archive
+of its files (sorted, mtime 0, so the same bundle gives the same bytes). On a board the slot holds
+an ESP-IDF app image with the code frozen in; on the host, firmware/host/launcher.py boots a slot
+by unpacking this archive (firmware/README.md, "OTA").
 
 The build fails (BuildError, exit status 1) when a module does not compile for MicroPython, a
 protocol module the firmware needs is missing, or the bundle exceeds the size budget.
@@ -23,11 +32,13 @@ from __future__ import annotations
 import argparse
 import ast
 import hashlib
+import io
 import json
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +46,7 @@ FIRMWARE = Path(__file__).resolve().parent
 SRC = FIRMWARE / "src"
 REPO = FIRMWARE.parent
 PROTOCOL = REPO / "protocol"
+OTA_DEVICE = ("ota/__init__.py", "ota/exceptions.py", "ota/device/*.py")
 BUDGET = 96 * 1024
 SOURCE_ONLY = ("boot.py", "main.py")  # run by name by the MicroPython boot sequence
 
@@ -65,8 +77,8 @@ def find_mpy_cross() -> str:
     return found
 
 
-def read_version() -> str:
-    m = re.search(r'^VERSION = "([^"]+)"', (SRC / "version.py").read_text(), re.M)
+def read_version(src: Path = SRC) -> str:
+    m = re.search(r'^VERSION = "([^"]+)"', (src / "version.py").read_text(), re.M)
     if m is None:
         raise BuildError("no VERSION in firmware/src/version.py")
     return m.group(1)
@@ -93,10 +105,10 @@ def protocol_imports(path: Path) -> set[str]:
     return found
 
 
-def protocol_modules() -> list[str]:
+def protocol_modules(src: Path = SRC) -> list[str]:
     """The protocol modules the firmware needs: its imports, followed through the package."""
     todo = set()
-    for f in SRC.glob("*.py"):
+    for f in src.glob("*.py"):
         todo |= protocol_imports(f)
     todo.add("__init__")
     done: set[str] = set()
@@ -119,21 +131,33 @@ def compile_module(mpy_cross: str, src: Path, out: Path, display: str) -> None:
         raise BuildError("does not compile for MicroPython:\n" + (r.stderr or r.stdout).strip(), display)
 
 
-def build(out: Path, budget: int = BUDGET) -> dict:
-    """Build the bundle into ``out`` (emptied first); returns the manifest."""
+def build(out: Path, budget: int = BUDGET, *, src: Path = SRC, ota_root: bytes | None = None) -> dict:
+    """Build the bundle into ``out`` (emptied first); returns the manifest.
+
+    ``src`` is the firmware's source directory (tests build variants of it); ``ota_root`` the root
+    document the device will trust for updates."""
     mpy_cross = find_mpy_cross()
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    for src in sorted(SRC.glob("*.py")):
-        if src.name in SOURCE_ONLY:
-            shutil.copyfile(src, out / src.name)
+    for module in sorted(src.glob("*.py")):
+        if module.name in SOURCE_ONLY:
+            shutil.copyfile(module, out / module.name)
         else:
-            compile_module(mpy_cross, src, out / f"{src.stem}.mpy", src.name)
-    for name in protocol_modules():
+            compile_module(mpy_cross, module, out / f"{module.stem}.mpy", module.name)
+    for name in protocol_modules(src):
         compile_module(
             mpy_cross, PROTOCOL / f"{name}.py", out / "protocol" / f"{name}.mpy", f"protocol/{name}.py"
         )
+    for pattern in OTA_DEVICE:
+        for module in sorted(REPO.glob(pattern)):
+            rel = module.relative_to(REPO).as_posix()
+            compile_module(mpy_cross, module, out / rel.replace(".py", ".mpy"), rel)
+    if ota_root is not None:
+        root_src = out / "otaroot.py"
+        root_src.write_text(f"# The OTA trust anchor (ota/SPEC.md), written by firmware/build.py.\nROOT = {ota_root!r}\n")
+        compile_module(mpy_cross, root_src, out / "otaroot.mpy", "otaroot.py")
+        root_src.unlink()
 
     files = []
     for f in sorted(p for p in out.rglob("*") if p.is_file()):
@@ -142,7 +166,7 @@ def build(out: Path, budget: int = BUDGET) -> dict:
     total = sum(f.size for f in files)
     manifest = {
         "name": "mobilytics-esp32",
-        "version": read_version(),
+        "version": read_version(src),
         "mpy": mpy_version(mpy_cross),
         "files": [f.__dict__ for f in files],
         "total": total,
@@ -152,6 +176,17 @@ def build(out: Path, budget: int = BUDGET) -> dict:
     if total > budget:
         raise BuildError(f"bundle is {total} bytes, over the {budget} byte budget")
     return manifest
+
+
+def image(bundle: Path) -> bytes:
+    """The slot image (and release artifact) of a built bundle: a deterministic ustar archive."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for f in sorted(p for p in bundle.rglob("*") if p.is_file()):
+            info = tarfile.TarInfo(f.relative_to(bundle).as_posix())
+            info.size = f.stat().st_size
+            tar.addfile(info, io.BytesIO(f.read_bytes()))
+    return out.getvalue()
 
 
 def mpy_version(mpy_cross: str) -> str:
@@ -164,12 +199,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Build the ESP32 firmware bundle (.mpy + manifest.json).")
     ap.add_argument("--out", type=Path, default=FIRMWARE / "build" / "bundle")
     ap.add_argument("--budget", type=int, default=BUDGET, help="size budget in bytes (default 96 KiB)")
+    ap.add_argument("--ota-root", type=Path, help="root document the device trusts for OTA (ota/SPEC.md)")
+    ap.add_argument("--image", type=Path, help="also write the OTA slot image (the release artifact) here")
     args = ap.parse_args(argv)
     try:
-        m = build(args.out, args.budget)
+        m = build(args.out, args.budget, ota_root=args.ota_root.read_bytes() if args.ota_root else None)
     except BuildError as e:
         print(f"build failed: {e}", file=sys.stderr)
         return 1
+    if args.image:
+        args.image.write_bytes(image(args.out))
     print(f"{args.out}: {len(m['files'])} files, {m['total']} bytes of {m['budget']} (v{m['version']})")
     return 0
 

@@ -4,26 +4,103 @@ stand-ins for the ESP32 modules, a flash directory that outlives resets.
 ``machine.reset()`` in the stand-in ends MicroPython with RESET_EXIT_CODE; the launcher then starts
 it again on the same flash directory, as the chip reboots. Any other exit ends the launcher.
 
+Before every boot the launcher plays ESP-IDF's second-stage bootloader over the two OTA slots that
+firmware/host/esp32.py keeps in ``<flash>/.host/`` (``bootloader``): the slot otadata selects boots;
+a slot in ``new`` becomes ``pending_verify`` and boots; a slot found again in ``pending_verify``
+(its boot was never confirmed with ``mark_app_valid_cancel_rollback``) becomes ``aborted`` and the
+other, valid slot boots; a slot whose image does not unpack becomes ``invalid``. A slot's image is a
+firmware bundle as a ustar archive (``firmware.build.image``); booting it means unpacking it into
+``<flash>/.host/<slot>.app/`` and running that directory's ``main.py``. At the first boot of a flash
+the ``--code`` bundle is written into ``ota_0`` (the factory flashing). The reset cause is left as
+the reset that happened (a rollback is not a reset cause on ESP32 either).
+
     python -m firmware.host.launcher --flash DIR [--code BUNDLE] [--crowd FILE] [--nmea FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from firmware.build import image
 from firmware.host.paths import SRC, micropython_path
 
 RESET_EXIT_CODE = 75  # firmware/host/machine.py
 # The target is 100K (issue 5) but the bundle loaded from a filesystem needs ~160K today: see
 # firmware/README.md, "Heap". MOB_FW_HEAP overrides it.
 HEAP = os.environ.get("MOB_FW_HEAP", "160K")
+# A boot that starts in update mode (a job waiting in otajob.json, firmware/src/otajob.py) runs only
+# the updater, which must fit the target heap whatever the app needs today.
+UPDATE_HEAP = os.environ.get("MOB_FW_UPDATE_HEAP", "100K")
+SLOTS = ("ota_0", "ota_1")
+
+
+class NoBootableSlot(RuntimeError):
+    """Both slots are invalid, aborted or empty: on a board, the bootloader halts."""
+
+
+def bootloader(flash: Path, factory: Path) -> Path:
+    """One boot's slot choice (module docstring); the directory of the code to run."""
+    host = flash / ".host"
+    otadata = host / "otadata.json"
+    if not otadata.exists():
+        host.mkdir(exist_ok=True)
+        (host / "ota_0.bin").write_bytes(image(factory))
+        d = {"boot": "ota_0", "running": "ota_0", "state": {"ota_0": "valid", "ota_1": "undefined"}}
+    else:
+        d = json.loads(otadata.read_text())
+    booted = None
+    for label in (d["boot"], *(s for s in SLOTS if s != d["boot"])):
+        state = d["state"].get(label, "undefined")
+        if state == "pending_verify":
+            d["state"][label] = "aborted"  # booted once and never confirmed: roll back
+            continue
+        if state not in ("new", "valid"):
+            continue
+        try:
+            app = _unpack(host / f"{label}.bin", host / f"{label}.app")
+        except (OSError, tarfile.TarError):
+            d["state"][label] = "invalid"
+            continue
+        if state == "new":
+            d["state"][label] = "pending_verify"
+        d["boot"] = d["running"] = label
+        booted = app
+        break
+    tmp = otadata.with_suffix(".tmp")
+    tmp.write_text(json.dumps(d))
+    os.replace(tmp, otadata)
+    if booted is None:
+        raise NoBootableSlot(f"no bootable slot in {host}: {d['state']}")
+    return booted
+
+
+def _unpack(slot: Path, app: Path) -> Path:
+    if app.exists():
+        shutil.rmtree(app)
+    with tarfile.open(fileobj=io.BytesIO(slot.read_bytes()), mode="r:") as tar:
+        if "main.py" not in tar.getnames():
+            raise tarfile.TarError(f"{slot.name} holds no firmware bundle")
+        tar.extractall(app, filter="data")
+    return app
+
+
+def update_pending(flash: Path) -> bool:
+    """Whether this boot starts in update mode (firmware/src/otajob.py's job file)."""
+    try:
+        return json.loads((flash / "otajob.json").read_text()).get("stage") == "update"
+    except (OSError, ValueError):
+        return False
 
 
 def find_micropython() -> str:
@@ -42,6 +119,7 @@ class Board:
     nmea: Path | None = None
     uid: str = "24a160c0ffee"
     heap: str = HEAP
+    update_heap: str = UPDATE_HEAP
     micropython: str = field(default_factory=find_micropython)
     log: Path | None = None
     boots: int = 0
@@ -57,10 +135,10 @@ class Board:
             self.ctl = self.flash.parent / (self.flash.name + ".ctl")
         self.ctl.mkdir(parents=True, exist_ok=True)
 
-    def env(self) -> dict[str, str]:
+    def env(self, code: Path | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOB_HOST_")}
         env.update(
-            MICROPYPATH=micropython_path(self.code),
+            MICROPYPATH=micropython_path(code or self.code),
             MOB_HOST_FLASH=str(self.flash),
             MOB_HOST_CTL=str(self.ctl),
             MOB_HOST_UID=self.uid,
@@ -71,16 +149,19 @@ class Board:
             env["MOB_HOST_NMEA"] = str(self.nmea)
         return env
 
-    def argv(self) -> list[str]:
-        main = (self.code or SRC) / "main.py"
-        return [self.micropython, "-X", f"heapsize={self.heap}", str(main)]
+    def argv(self, code: Path | None = None) -> list[str]:
+        main = (code or self.code or SRC) / "main.py"
+        heap = self.update_heap if update_pending(self.flash) else self.heap
+        return [self.micropython, "-X", f"heapsize={heap}", str(main)]
 
     def run_once(self) -> int:
-        """One boot, until MicroPython exits; its exit code."""
+        """One boot, until MicroPython exits; its exit code. A built bundle boots from its OTA slot
+        (``bootloader``); the sources (no ``code``) run as they are."""
+        code = bootloader(self.flash, self.code) if self.code is not None else None
         out = self.log.open("ab") if self.log else None
         try:
             self._proc = subprocess.Popen(
-                self.argv(), cwd=self.flash, env=self.env(), stdout=out, stderr=subprocess.STDOUT
+                self.argv(code), cwd=self.flash, env=self.env(code), stdout=out, stderr=subprocess.STDOUT
             )
             self.boots += 1
             return self._proc.wait()
@@ -144,6 +225,23 @@ class Board:
 
     def watchdog_reset(self) -> None:
         (self.ctl / "reset").touch()
+
+    def pause_at(self, point: str) -> None:
+        """Freeze the firmware at a named flash operation (firmware/host/_hostenv.py, ``pause``)."""
+        (self.ctl / "paused").unlink(missing_ok=True)
+        (self.ctl / "pause").write_text(point)
+
+    @property
+    def paused(self) -> str | None:
+        """The point the firmware froze at, once it did; cutting the power there clears it."""
+        p = self.ctl / "paused"
+        return p.read_text() if p.exists() else None
+
+    def cut_paused(self) -> None:
+        """Cut the power of the frozen firmware; the next boot runs on (no pause pending)."""
+        (self.ctl / "pause").unlink(missing_ok=True)
+        (self.ctl / "paused").unlink(missing_ok=True)
+        self.power_cut()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,13 @@ def save(path, obj):
     os.rename(tmp, path)
 
 
+def remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
 def makedirs(path):
     try:
         os.mkdir(path)

@@ -4,7 +4,6 @@
 # already has the interface the node needs (WDT.feed), it is returned as is.
 import time
 
-import bluetooth
 import machine
 import network
 from micropython import const
@@ -96,6 +95,8 @@ class Scanner:
     def __init__(self, on_adv, on_done):
         self.on_adv = on_adv
         self.on_done = on_done
+        import bluetooth  # here, not at the top: the OTA update mode imports hal without a radio
+
         self.ble = bluetooth.BLE()
         self.ble.active(True)
         self.ble.irq(self.irq)
@@ -119,3 +120,25 @@ class Scanner:
 def gps_uart():
     # UART2 on GPIO16/17 at the receiver's 9600 baud.
     return machine.UART(2, baudrate=9600, rx=16, tx=17, rxbuf=1024)
+
+
+# OTA slots (esp32.Partition). esp32 is loaded only when an OTA job needs it.
+def slot():
+    # The running slot's label: "ota_0" or "ota_1".
+    import esp32
+
+    return esp32.Partition(esp32.Partition.RUNNING).info()[4]
+
+
+def update_slot():
+    # The slot an update is written into (the other one), as a Partition.
+    import esp32
+
+    return esp32.Partition(esp32.Partition.RUNNING).get_next_update()
+
+
+def confirm():
+    # The running image passed its self-test: cancel the bootloader's rollback.
+    import esp32
+
+    esp32.Partition.mark_app_valid_cancel_rollback()

@@ -46,20 +46,22 @@ def broker(request: pytest.FixtureRequest) -> MosquittoProcess | AmqttThread:
     return request.getfixturevalue(f"{request.param}_broker")
 
 
-@pytest.fixture
-def board(
-    tmp_path: Path, bundle: Path, broker: MosquittoProcess | AmqttThread, micropython: str
-) -> Iterator[Board]:
-    device = f"esp-{uuid.uuid4().hex[:8]}"
+def make_board(
+    tmp_path: Path, code: Path, broker: MosquittoProcess | AmqttThread, micropython: str, **device: object
+) -> Board:
+    """A board on a fresh flash provisioned for ``broker`` (``device`` adds device.json keys), the
+    scripted crowd and GPS, logging to ``tmp_path/firmware.log``; not started."""
+    device_id = f"esp-{uuid.uuid4().hex[:8]}"
     flash = tmp_path / "flash"
     flash.mkdir()
     (flash / "device.json").write_text(
         json.dumps(
             {
-                "device_id": device,
+                "device_id": device_id,
                 "fleet_key": FLEET_KEY.hex(),
                 "wifi": {"ssid": "billboard", "psk": "secret"},
                 "mqtt": {"host": broker.host, "port": broker.port, "keepalive": 10},
+                **device,
             }
         )
     )
@@ -67,13 +69,21 @@ def board(
     (tmp_path / "nmea.txt").write_text(NMEA)
     b = Board(
         flash=flash,
-        code=bundle,
+        code=code,
         crowd=tmp_path / "crowd.txt",
         nmea=tmp_path / "nmea.txt",
         micropython=micropython,
         log=tmp_path / "firmware.log",
     )
-    b.device = device  # type: ignore[attr-defined]
+    b.device = device_id  # type: ignore[attr-defined]
+    return b
+
+
+@pytest.fixture
+def board(
+    tmp_path: Path, bundle: Path, broker: MosquittoProcess | AmqttThread, micropython: str
+) -> Iterator[Board]:
+    b = make_board(tmp_path, bundle, broker, micropython)
     yield b
     b.stop()
     print((tmp_path / "firmware.log").read_text()[-3000:])

@@ -7,9 +7,11 @@ PostgreSQL and on amqtt + SQLite) are the control plane's own, imported from tes
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,43 @@ def tokens(engine: Engine) -> dict[str, str]:  # noqa: F811
 def api(engine: Engine, settings: Settings) -> Iterator[TestClient]:  # noqa: F811
     with TestClient(create_app(engine, settings)) as client:
         yield client
+
+
+class Files(ThreadingHTTPServer):
+    """A real HTTP server with single-range support (`bytes=N-`, as devices resume) serving what the
+    test puts in ``files``, hostile bytes included; ``ranges`` records each GET's Range header."""
+
+    files: dict[str, bytes]
+    ranges: list[str]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Files
+
+    def do_GET(self) -> None:
+        data = self.server.files.get(self.path)
+        if data is None:
+            self.send_error(404)
+            return
+        rng = self.headers.get("Range")
+        self.server.ranges.append(rng or "")
+        start = int(rng.removeprefix("bytes=").rstrip("-")) if rng else 0
+        self.send_response(206 if rng else 200)
+        if rng:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        self.wfile.write(data[start:])
+
+    def log_message(self, *_a: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http() -> Iterator[Files]:
+    server = Files(("127.0.0.1", 0), _Handler)
+    server.files, server.ranges = {}, []
+    t = threading.Thread(target=server.serve_forever, name="test.http", daemon=True)
+    t.start()
+    yield server
+    server.shutdown()

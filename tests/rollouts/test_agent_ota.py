@@ -16,55 +16,17 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from edge_agent.ota.slots import Slots
-from tests.rollouts.conftest import Fleet
+from tests.rollouts.conftest import Files, Fleet
 from tests.services import python_env
 
 V1 = os.urandom(50_000)
 V2 = os.urandom(300_000)
 CHILD = Path(__file__).with_name("agent_child.py")
-
-
-class Files(ThreadingHTTPServer):
-    files: dict[str, bytes]
-    ranges: list[str]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Files
-
-    def do_GET(self) -> None:
-        data = self.server.files.get(self.path)
-        if data is None:
-            self.send_error(404)
-            return
-        rng = self.headers.get("Range")
-        self.server.ranges.append(rng or "")
-        start = int(rng.removeprefix("bytes=").rstrip("-")) if rng else 0
-        self.send_response(206 if rng else 200)
-        if rng:
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        self.send_header("Content-Length", str(len(data) - start))
-        self.end_headers()
-        self.wfile.write(data[start:])
-
-    def log_message(self, *_a: object) -> None:
-        pass
-
-
-@pytest.fixture
-def http() -> Iterator[Files]:
-    server = Files(("127.0.0.1", 0), _Handler)
-    server.files, server.ranges = {}, []
-    t = threading.Thread(target=server.serve_forever, name="test.http", daemon=True)
-    t.start()
-    yield server
-    server.shutdown()
 
 
 @pytest.fixture

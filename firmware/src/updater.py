@@ -1,0 +1,183 @@
+# Update mode: one OTA job's download and install, run by main.py (through
+# otajob.update_mode) before the app is loaded, with the whole heap: the
+# verifier needs most of 100 KB, the app too, so they never share it.
+#
+#   1. WiFi and a trusted clock;
+#   2. the signed metadata, checked against the root shipped in this
+#      firmware (otaroot.py): threshold, expiry, target esp32 + model,
+#      version newer than this firmware's (ota/SPEC.md);
+#   3. the artifact over HTTP into the other slot: resumed with a Range from
+#      the journal (the prefix already in the slot is re-hashed first),
+#      streamed through one block buffer, its length and sha256 checked as
+#      it streams (a block past the signed length is never written), the
+#      journal saved after every block;
+#   4. set_boot, stage rebooting, reset.
+# A refusal (ota.exceptions) ends the job `failed` and the device stays on
+# this firmware; any other error (network, memory) retries from the journal
+# at the next boot, _TRIES attempts in all, then `failed`. Statuses are
+# queued in otajob.json: the app sends them after the reset.
+import gc
+import socket
+import time
+
+import flash
+import hal
+from micropython import const
+from version import VERSION
+
+from ota.exceptions import MalformedDocument, OtaError
+
+_BLOCK = const(4096)
+_TRIES = const(3)
+_JOURNAL = "otajournal"
+_MAX_DOC = const(16384)  # ota/SPEC.md's limit on a document
+
+
+def run(job):
+    d = job.d
+    d["tries"] += 1
+    job.save()
+    try:
+        _install(job, flash.load("device.json"))
+    except Exception as e:
+        reason = "%s: %s" % (type(e).__name__, e)
+        print("ota: update attempt", d["tries"], "failed:", reason)
+        if isinstance(e, (OtaError, ImportError)) or d["tries"] >= _TRIES:
+            job.end("failed", reason)
+    hal.reset()
+
+
+def _install(job, dev):
+    d = job.d
+    wifi = dev.get("wifi", {})
+    w = hal.Wifi()
+    w.connect(wifi.get("ssid", ""), wifi.get("psk", ""))
+    for _ in range(100):
+        if w.isconnected():
+            break
+        time.sleep_ms(100)
+    if not w.isconnected() or not hal.sync_clock():
+        raise OSError("no network or no clock")
+    release = _release(d["metadata"], dev.get("ota", {}).get("model"))
+    gc.collect()
+    part = hal.update_slot()
+    info = part.info()
+    if release.length > info[3]:
+        job.end("failed", "artifact of %d bytes exceeds the %d-byte slot" % (release.length, info[3]))
+        return
+    d["slot"] = info[4]
+    job.save()
+    _download(release, part, d["url"])
+    gc.collect()
+    # A console line for the serial log and the tests: the heap the update mode needed.
+    print("ota: verified %d bytes into %s, heap used %d free %d" % (release.length, info[4], gc.mem_alloc(), gc.mem_free()))
+    job.status("downloading", progress=100)
+    job.status("verifying")
+    job.status("installing")
+    part.set_boot()
+    d["stage"] = "rebooting"
+    job.status("rebooting")
+
+
+def _release(url, model):
+    # The release the signed metadata at `url` vouches for, or an OtaError.
+    from otaroot import ROOT  # ImportError: this firmware trusts no root
+
+    from ota.device import ed25519
+    from ota.device.metadata import TrustedRoot, verify_release
+
+    s, n = _get(url, 0)
+    try:
+        if n is None or n > _MAX_DOC:  # read only what fits: no 16 KB piece on a busy heap
+            raise MalformedDocument("metadata of %s bytes (at most %d)" % (n, _MAX_DOC))
+        doc = s.read(n)
+    finally:
+        s.close()
+    trusted = TrustedRoot.from_bytes(ROOT, ed25519.verify)
+    return verify_release(
+        trusted, doc, now=hal.now_ms() // 1000, installed_version=int(VERSION), hardware="esp32", model=model
+    )
+
+
+def _download(release, part, url):
+    from ota.device.artifact import ArtifactVerifier, journal_entry, resume_offset
+
+    v = ArtifactVerifier(release)
+    buf = bytearray(_BLOCK)
+    mv = memoryview(buf)
+    try:
+        with open(_JOURNAL, "rb") as f:
+            offset = resume_offset(release, f.read())
+    except OSError:
+        offset = 0
+    if offset < release.length:
+        offset -= offset % _BLOCK  # blocks are written whole
+    block = 0
+    while block * _BLOCK < offset:  # re-hash what the slot already holds
+        part.readblocks(block, buf)
+        v.update(mv[: min(_BLOCK, offset - block * _BLOCK)])
+        block += 1
+    if offset < release.length:
+        s = _get(url, offset)[0]
+        try:
+            while True:
+                n = _fill(s, mv)
+                if not n:
+                    break
+                v.update(mv[:n])  # LengthMismatch before a byte past the length is written
+                for i in range(n, _BLOCK):
+                    buf[i] = 0xFF  # the last block's tail stays erased
+                part.writeblocks(block, buf)
+                block += 1
+                with open(_JOURNAL, "wb") as f:
+                    f.write(journal_entry(release, v.received))
+                if n < _BLOCK:
+                    break
+        finally:
+            s.close()
+    v.finish()
+
+
+def _fill(s, mv):
+    # Read into mv until it is full or the body ends; the byte count.
+    n = 0
+    while n < len(mv):
+        r = s.readinto(mv[n:])
+        if not r:
+            break
+        n += r
+    return n
+
+
+def _get(url, offset):
+    # HTTP/1.0 GET of an http:// URL from byte `offset` (a Range when > 0):
+    # (socket positioned at the body, Content-Length or None). The body ends
+    # when the server closes (1.0: never chunked). A 200 to a Range would
+    # restart the artifact: refused.
+    if not url.startswith("http://"):
+        raise ValueError("not an http:// URL: " + url)
+    host, _, path = url[7:].partition("/")
+    host, _, port = host.partition(":")
+    ai = socket.getaddrinfo(host, int(port or 80))[0]
+    s = socket.socket(ai[0], socket.SOCK_STREAM)
+    try:
+        s.settimeout(30)
+        s.connect(ai[-1])
+        s.write("GET /%s HTTP/1.0\r\nHost: %s\r\n" % (path, host))
+        if offset:
+            s.write("Range: bytes=%d-\r\n" % offset)
+        s.write("\r\n")
+        code = int(s.readline().split()[1])
+        n = None
+        while True:
+            line = s.readline()
+            if line in (b"\r\n", b""):
+                break
+            if line[:15].lower() == b"content-length:":
+                n = int(line[15:])
+        if code != (206 if offset else 200):
+            raise OSError("HTTP %d for %s" % (code, url))
+    except BaseException:
+        s.close()
+        raise
+    return s, n
