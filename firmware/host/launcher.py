@@ -95,12 +95,14 @@ def _unpack(slot: Path, app: Path) -> Path:
     return app
 
 
-def update_pending(flash: Path) -> bool:
-    """Whether this boot starts in update mode (firmware/src/otajob.py's job file)."""
+def update_pending(flash: Path, code: Path | None) -> bool:
+    """Whether this boot of ``code`` starts in update mode: a job waits for its download
+    (firmware/src/otajob.py's job file, the same test as ``otajob.update_mode``)."""
     try:
-        return json.loads((flash / "otajob.json").read_text()).get("stage") == "update"
+        job = json.loads((flash / "otajob.json").read_text())
     except (OSError, ValueError):
         return False
+    return job.get("stage") == "update" and (code is None or f"{job.get('slot')}.app" != code.name)
 
 
 def find_micropython() -> str:
@@ -151,7 +153,7 @@ class Board:
 
     def argv(self, code: Path | None = None) -> list[str]:
         main = (code or self.code or SRC) / "main.py"
-        heap = self.update_heap if update_pending(self.flash) else self.heap
+        heap = self.update_heap if update_pending(self.flash, code) else self.heap
         return [self.micropython, "-X", f"heapsize={heap}", str(main)]
 
     def run_once(self) -> int:

@@ -6,6 +6,7 @@
 #
 # otajob.json: {"job", "version", "url", "metadata": the offer's,
 #   "stage": "update" | "rebooting" | "confirming" | None (no job running),
+#   "release": [length, sha256] the signed metadata vouched for (updater),
 #   "slot": the slot being written (set by the updater),
 #   "tries": update-mode attempts, "reason": why the new image gave up,
 #   "out": ota_status bodies not yet acknowledged by the broker, in order,
@@ -60,7 +61,7 @@ class Job:
         if d["stage"] is not None or offer["job"] in d["done"]:
             return False
         d.update(job=offer["job"], version=offer["version"], url=offer["url"], metadata=offer["metadata"])
-        d.update(stage="update", slot=None, tries=0, reason=None)
+        d.update(stage="update", release=None, slot=None, tries=0, reason=None)
         self.status("offered")
         return True
 

@@ -1,16 +1,20 @@
 # Update mode: one OTA job's download and install, run by main.py (through
 # otajob.update_mode) before the app is loaded, with the whole heap: the
-# verifier needs most of 100 KB, the app too, so they never share it.
+# verifier needs most of 100 KB, the app too, so they never share it. Two
+# boots, because the Ed25519 and metadata modules and the download's
+# buffers did not fit 100 KB together either (the MemoryErrors came in
+# sha512 and at the block buffer, depending on fragmentation):
 #
-#   1. WiFi and a trusted clock;
-#   2. the signed metadata, checked against the root shipped in this
-#      firmware (otaroot.py): threshold, expiry, target esp32 + model,
-#      version newer than this firmware's (ota/SPEC.md);
-#   3. the artifact over HTTP into the other slot: resumed with a Range from
-#      the journal (the prefix already in the slot is re-hashed first),
-#      streamed through one block buffer, its length and sha256 checked as
-#      it streams (a block past the signed length is never written), the
-#      journal saved after every block;
+#   1. (both boots) WiFi and a trusted clock;
+#   2. first boot: the signed metadata, checked against the root shipped in
+#      this firmware (otaroot.py): threshold, expiry, target esp32 + model,
+#      version newer than this firmware's (ota/SPEC.md); its length and
+#      sha256 are recorded in otajob.json, and the device resets;
+#   3. second boot: the artifact over HTTP into the other slot, resumed
+#      with a Range from the journal (the prefix already in the slot is
+#      re-hashed first), streamed through one block buffer, its length and
+#      sha256 checked as it streams (a block past the signed length is
+#      never written), the journal saved after every block;
 #   4. set_boot, stage rebooting, reset.
 # A refusal (ota.exceptions) ends the job `failed` and the device stays on
 # this firmware; any other error (network, memory) retries from the journal
@@ -18,6 +22,7 @@
 # queued in otajob.json: the app sends them after the reset.
 import gc
 import socket
+import sys
 import time
 
 import flash
@@ -34,22 +39,30 @@ _MAX_DOC = const(16384)  # ota/SPEC.md's limit on a document
 
 
 def run(job):
+    # Collect every few KB, as the app does: the verifier's big integers are
+    # short-lived, and left to pile up they split the heap into pieces too
+    # small for the next buffer.
+    gc.threshold(4096)
     d = job.d
     d["tries"] += 1
     job.save()
     try:
-        _install(job, flash.load("device.json"))
+        dev = flash.load("device.json")
+        _online(dev.get("wifi", {}))
+        if d["release"] is None:
+            _verify(job, dev.get("ota", {}).get("model"))
+        else:
+            _install(job)
     except Exception as e:
         reason = "%s: %s" % (type(e).__name__, e)
         print("ota: update attempt", d["tries"], "failed:", reason)
+        sys.print_exception(e)
         if isinstance(e, (OtaError, ImportError)) or d["tries"] >= _TRIES:
             job.end("failed", reason)
     hal.reset()
 
 
-def _install(job, dev):
-    d = job.d
-    wifi = dev.get("wifi", {})
+def _online(wifi):
     w = hal.Wifi()
     w.connect(wifi.get("ssid", ""), wifi.get("psk", ""))
     for _ in range(100):
@@ -58,8 +71,47 @@ def _install(job, dev):
         time.sleep_ms(100)
     if not w.isconnected() or not hal.sync_clock():
         raise OSError("no network or no clock")
-    release = _release(d["metadata"], dev.get("ota", {}).get("model"))
+
+
+def _verify(job, model):
+    # First boot of the update: the signed metadata against the root this
+    # firmware ships (otaroot.py). What it vouches for is recorded in flash
+    # (as trusted as this code) and the next boot downloads with the heap
+    # the verifier's modules no longer take.
+    from otaroot import ROOT  # ImportError: this firmware trusts no root
+
+    from ota.device import ed25519
+    from ota.device.metadata import TrustedRoot, verify_release
+
+    s, n = _get(job.d["metadata"], 0)
+    try:
+        if n is None or n > _MAX_DOC:  # read only what fits: no 16 KB piece on a busy heap
+            raise MalformedDocument("metadata of %s bytes (at most %d)" % (n, _MAX_DOC))
+        doc = s.read(n)
+    finally:
+        s.close()
+    trusted = TrustedRoot.from_bytes(ROOT, ed25519.verify)
+    r = verify_release(
+        trusted, doc, now=hal.now_ms() // 1000, installed_version=int(VERSION), hardware="esp32", model=model
+    )
+    job.d.update(release=[r.length, r.sha256], tries=0)
+    job.save()
+    trusted = doc = None
     gc.collect()
+    print("ota: release %d verified, heap used %d free %d" % (r.version, gc.mem_alloc(), gc.mem_free()))
+
+
+class _Signed:
+    # The verified facts the artifact is checked against (ArtifactVerifier's
+    # `release`), from otajob.json: [length, sha256].
+    def __init__(self, facts):
+        self.length, self.sha256 = facts
+
+
+def _install(job):
+    # Second boot: the artifact into the other slot, then set_boot.
+    d = job.d
+    release = _Signed(d["release"])
     part = hal.update_slot()
     info = part.info()
     if release.length > info[3]:
@@ -69,34 +121,14 @@ def _install(job, dev):
     job.save()
     _download(release, part, d["url"])
     gc.collect()
-    # A console line for the serial log and the tests: the heap the update mode needed.
-    print("ota: verified %d bytes into %s, heap used %d free %d" % (release.length, info[4], gc.mem_alloc(), gc.mem_free()))
+    # A console line for the serial log and the tests: the heap the download needed.
+    print("ota: %d bytes verified in %s, heap used %d free %d" % (release.length, info[4], gc.mem_alloc(), gc.mem_free()))
     job.status("downloading", progress=100)
     job.status("verifying")
     job.status("installing")
     part.set_boot()
     d["stage"] = "rebooting"
     job.status("rebooting")
-
-
-def _release(url, model):
-    # The release the signed metadata at `url` vouches for, or an OtaError.
-    from otaroot import ROOT  # ImportError: this firmware trusts no root
-
-    from ota.device import ed25519
-    from ota.device.metadata import TrustedRoot, verify_release
-
-    s, n = _get(url, 0)
-    try:
-        if n is None or n > _MAX_DOC:  # read only what fits: no 16 KB piece on a busy heap
-            raise MalformedDocument("metadata of %s bytes (at most %d)" % (n, _MAX_DOC))
-        doc = s.read(n)
-    finally:
-        s.close()
-    trusted = TrustedRoot.from_bytes(ROOT, ed25519.verify)
-    return verify_release(
-        trusted, doc, now=hal.now_ms() // 1000, installed_version=int(VERSION), hardware="esp32", model=model
-    )
 
 
 def _download(release, part, url):

@@ -88,7 +88,8 @@ def offer(http: Files, fleet: Fleet, job: str, artifact: bytes, version: int = 2
     """Put a release on the server (``served`` bytes instead of the artifact, ``document`` instead
     of a good signature); the ota_offer body pointing at it."""
     served = kw.pop("served", artifact)
-    document = kw.pop("document", None) or fleet.release(artifact, version=version, model=MODEL, **kw)  # type: ignore[arg-type]
+    model = kw.pop("model", MODEL)
+    document = kw.pop("document", None) or fleet.release(artifact, version=version, model=model, **kw)  # type: ignore[arg-type]
     base = f"http://127.0.0.1:{http.server_address[1]}/{job}"
     http.files[f"/{job}/artifact"] = served  # type: ignore[assignment]
     http.files[f"/{job}/metadata"] = document  # type: ignore[assignment]
