@@ -155,7 +155,9 @@ def build(out: Path, budget: int = BUDGET, *, src: Path = SRC, ota_root: bytes |
             compile_module(mpy_cross, module, out / rel.replace(".py", ".mpy"), rel)
     if ota_root is not None:
         root_src = out / "otaroot.py"
-        root_src.write_text(f"# The OTA trust anchor (ota/SPEC.md), written by firmware/build.py.\nROOT = {ota_root!r}\n")
+        root_src.write_text(
+            f"# The OTA trust anchor (ota/SPEC.md), written by firmware/build.py.\nROOT = {ota_root!r}\n"
+        )
         compile_module(mpy_cross, root_src, out / "otaroot.mpy", "otaroot.py")
         root_src.unlink()
 

@@ -79,7 +79,10 @@ class Job:
             s = (flash.load("device.json") or {}).get("ota", {}).get("self_test_s", SELF_TEST_S)
             self.deadline = time.ticks_add(time.ticks_ms(), s * 1000)
         elif d["stage"] != "update":
-            self.end("rolled-back", d["reason"] or "version %s never confirmed its boot (reset: %s)" % (d["version"], cause))
+            self.end(
+                "rolled-back",
+                d["reason"] or "version %s never confirmed its boot (reset: %s)" % (d["version"], cause),
+            )
 
     def check(self, sent):
         # The self-test, called every second: telemetry acknowledged by the

@@ -122,7 +122,10 @@ def _install(job):
     _download(release, part, d["url"])
     gc.collect()
     # A console line for the serial log and the tests: the heap the download needed.
-    print("ota: %d bytes verified in %s, heap used %d free %d" % (release.length, info[4], gc.mem_alloc(), gc.mem_free()))
+    print(
+        "ota: %d bytes verified in %s, heap used %d free %d"
+        % (release.length, info[4], gc.mem_alloc(), gc.mem_free())
+    )
     job.status("downloading", progress=100)
     job.status("verifying")
     job.status("installing")

@@ -6,15 +6,18 @@ PostgreSQL and on amqtt + SQLite) are the control plane's own, imported from tes
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -22,12 +25,13 @@ from sqlmodel import Session
 from cloud.api.app import create_app
 from cloud.auth.models import Scope
 from cloud.auth.service import create_token
+from cloud.broker.ports import free_port
 from cloud.core.config import Settings
 from cloud.core.types import utcnow
 from ota import signing
 from ota.device.metadata import Release
 from ota.keys import SigningKey
-from tests.cloud.conftest import cloud, db_url, engine, pg_url  # noqa: F401  (shared fixtures)
+from tests.cloud.conftest import Cloud, cloud, db_url, engine, pg_url  # noqa: F401  (shared fixtures)
 
 
 @dataclass
@@ -136,3 +140,79 @@ def http() -> Iterator[Files]:
     t.start()
     yield server
     server.shutdown()
+
+
+@dataclass
+class Api:
+    base_url: str
+    headers: dict[str, str]
+
+
+@pytest.fixture
+async def live_api(cloud: Cloud, tmp_path: Path, fleet: Fleet) -> AsyncIterator[Api]:  # noqa: F811
+    """The REST API in uvicorn on a free loopback port over ``cloud``'s database: what devices
+    download releases from (HTTP Range) and where ops deploy, with a write token."""
+    root = tmp_path / "ota-root.json"
+    root.write_bytes(fleet.root_document)
+    port = free_port()
+    settings = Settings(
+        releases=str(tmp_path / "releases"), ota_root=str(root), public_url=f"http://127.0.0.1:{port}"
+    )
+    with Session(cloud.engine) as s:
+        _, write = create_token(s, name="ops", scope=Scope.WRITE, now=utcnow())
+        s.commit()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(cloud.engine, settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=3,
+        )
+    )
+    task = asyncio.create_task(server.serve(), name="test.api")
+    try:
+        async with asyncio.timeout(15):
+            while not server.started:  # noqa: ASYNC110  (uvicorn exposes a flag, not an event)
+                await asyncio.sleep(0.05)
+        yield Api(f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {write}"})
+    finally:
+        server.should_exit = True
+        async with asyncio.timeout(15):
+            await task
+
+
+async def deploy(
+    api: Api,
+    fleet: Fleet,
+    device_ids: list[str],
+    version: int,
+    artifact: bytes,
+    *,
+    hardware: str,
+    model: str,
+    waves: tuple[int, ...] = (100,),
+    job_deadline_s: int = 120,
+) -> int:
+    """Upload a release signed by ``fleet`` and deploy it to ``device_ids``; the deployment id."""
+    document = fleet.release(artifact, version=version, hardware=hardware, model=model)
+    async with httpx.AsyncClient(base_url=api.base_url, headers=api.headers, timeout=30) as c:
+        r = await c.post("/releases", content=document)
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+        r = await c.put(f"/releases/{rid}/artifact", content=artifact)
+        assert r.status_code == 200, r.text
+        r = await c.post(
+            "/deployments",
+            json={
+                "name": f"{hardware}-v{version}",
+                "release_id": rid,
+                "device_ids": device_ids,
+                "waves": list(waves),
+                "soak_s": 0,
+                "job_deadline_s": job_deadline_s,
+            },
+        )
+        assert r.status_code == 201, r.text
+        return int(r.json()["id"])

@@ -22,23 +22,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from sqlmodel import Session, select
 
-from cloud.api.app import create_app
-from cloud.auth.models import Scope
-from cloud.auth.service import create_token
-from cloud.broker.ports import free_port
-from cloud.core.config import Settings
-from cloud.core.types import utcnow
 from cloud.registry.models import Device as RegistryDevice
 from cloud.rollouts.models import Deployment, Job, JobEvent
 from cloud.ui.demo import DEMO_FLEET_KEY_HEX
 from edge_agent.ota.slots import Slots
 from tests.cloud.conftest import Cloud
-from tests.rollouts.conftest import Fleet
+from tests.rollouts.conftest import Api, Fleet, deploy
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("edge_agent", "protocol", "ota")
@@ -69,68 +61,6 @@ def bundle(version: int, *, broken: bool = False) -> bytes:
         info.size = len(marker)
         tar.addfile(info, io.BytesIO(marker))
     return out.getvalue()
-
-
-@dataclass
-class Api:
-    base_url: str
-    headers: dict[str, str]
-
-
-@pytest.fixture
-async def api(cloud: Cloud, tmp_path: Path, fleet: Fleet) -> AsyncIterator[Api]:
-    root = tmp_path / "ota-root.json"
-    root.write_bytes(fleet.root_document)
-    port = free_port()
-    settings = Settings(
-        releases=str(tmp_path / "releases"), ota_root=str(root), public_url=f"http://127.0.0.1:{port}"
-    )
-    with Session(cloud.engine) as s:
-        _, write = create_token(s, name="ops", scope=Scope.WRITE, now=utcnow())
-        s.commit()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(cloud.engine, settings),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=3,
-        )
-    )
-    task = asyncio.create_task(server.serve(), name="test.api")
-    try:
-        async with asyncio.timeout(15):
-            while not server.started:  # noqa: ASYNC110  (uvicorn exposes a flag, not an event)
-                await asyncio.sleep(0.05)
-        yield Api(f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {write}"})
-    finally:
-        server.should_exit = True
-        async with asyncio.timeout(15):
-            await task
-
-
-async def deploy(api: Api, fleet: Fleet, device_id: str, version: int, artifact: bytes) -> int:
-    document = fleet.release(artifact, version=version, hardware="rpi", model="rpi")
-    async with httpx.AsyncClient(base_url=api.base_url, headers=api.headers, timeout=30) as c:
-        r = await c.post("/releases", content=document)
-        assert r.status_code == 201, r.text
-        rid = r.json()["id"]
-        r = await c.put(f"/releases/{rid}/artifact", content=artifact)
-        assert r.status_code == 200, r.text
-        r = await c.post(
-            "/deployments",
-            json={
-                "name": f"agent-v{version}",
-                "release_id": rid,
-                "device_ids": [device_id],
-                "waves": [100],
-                "soak_s": 0,
-                "job_deadline_s": 120,
-            },
-        )
-        assert r.status_code == 201, r.text
-        return int(r.json()["id"])
 
 
 @dataclass
@@ -229,7 +159,7 @@ def _history(s: Session, job: Job) -> list[str]:
 
 @pytest.mark.parametrize("cloud", ["mosquitto+postgresql"], indirect=True)
 async def test_agent_updates_commits_and_returns_by_itself_from_a_release_that_fails_its_self_test(
-    cloud: Cloud, api: Api, pi: Pi, fleet: Fleet
+    cloud: Cloud, live_api: Api, pi: Pi, fleet: Fleet
 ) -> None:
     device = pi.device_id
     await cloud.wait_for(
@@ -238,7 +168,7 @@ async def test_agent_updates_commits_and_returns_by_itself_from_a_release_that_f
     )
 
     # A good release: committed only once the new boot heartbeats and its telemetry arrives.
-    good = await deploy(api, fleet, device, 2, bundle(2))
+    good = await deploy(live_api, fleet, [device], 2, bundle(2), hardware="rpi", model="rpi")
     job = await cloud.wait_for(
         lambda s: (j := _job(s, good)).state in ("succeeded", "failed", "rolled-back") and j, within=90
     )
@@ -256,7 +186,7 @@ async def test_agent_updates_commits_and_returns_by_itself_from_a_release_that_f
     assert (pi.slots.app(2) / "RELEASE").read_text() == "2\n"  # type: ignore[operator]
 
     # A release whose code never sends telemetry: its self-test fails, the agent goes back to v2.
-    bad = await deploy(api, fleet, device, 3, bundle(3, broken=True))
+    bad = await deploy(live_api, fleet, [device], 3, bundle(3, broken=True), hardware="rpi", model="rpi")
     job = await cloud.wait_for(
         lambda s: (j := _job(s, bad)).state in ("succeeded", "failed", "rolled-back") and j, within=120
     )

@@ -11,6 +11,7 @@ the board ends on a valid signed version, reconnects, and the job's last ``ota/s
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import shutil
@@ -20,13 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session, select
 
+from cloud.registry.models import Device as RegistryDevice
+from cloud.rollouts.models import Deployment, Job
 from firmware import build
 from firmware.host.launcher import Board
 from protocol import topics
+from tests.cloud.conftest import Cloud
 from tests.firmware.boards import FAST, make_board
 from tests.firmware.observer import Observer, observing
-from tests.rollouts.conftest import Files, Fleet
+from tests.rollouts.conftest import Api, Files, Fleet, deploy
 from tests.services import MosquittoProcess
 
 pytestmark = pytest.mark.micropython
@@ -130,8 +135,7 @@ async def ends_on(obs: Observer, board: Board, version: int, after: list) -> Non
     def back() -> bool:
         hellos = [h for h in obs.of(topics.HELLO) if h.boot == final.boot or h.ts >= final.ts]
         return any(
-            h.body["fw"] == str(version)
-            and any(b.boot == h.boot for b in obs.of(topics.HEARTBEAT))
+            h.body["fw"] == str(version) and any(b.boot == h.boot for b in obs.of(topics.HEARTBEAT))
             for h in hellos
         )
 
@@ -258,3 +262,85 @@ async def test_an_update_commits_only_after_its_self_test_and_a_failing_one_roll
         v3_boots = {h.boot for h in obs.of(topics.HELLO) if h.body["fw"] == "3"}
         assert len(v3_boots) == 1
         assert not [t for t in obs.of(topics.TELEMETRY) if t.boot in v3_boots]
+
+
+def _jobs(s: Session, deployment: int) -> list[Job]:
+    return list(s.exec(select(Job).where(Job.deployment_id == deployment).order_by(Job.wave)).all())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cloud", ["mosquitto+postgresql"], indirect=True)
+async def test_a_simulated_esp32_fleet_through_the_cloud_commits_and_halts_a_failing_wave(
+    cloud: Cloud, live_api: Api, fleet: Fleet, firmware: Firmware, micropython: str, tmp_path: Path
+) -> None:
+    boards = []
+    for i in range(4):
+        (tmp_path / f"esp{i}").mkdir()
+        b = make_board(
+            tmp_path / f"esp{i}",
+            firmware.factory,
+            cloud.broker,  # type: ignore[arg-type]
+            micropython,
+            ota={"model": MODEL, "self_test_s": 30},
+        )
+        await Observer(cloud.host, cloud.port, b.device).publish(  # type: ignore[attr-defined]
+            topics.CONFIG_DESIRED, {"version": 1, "config": FAST}, retain=True
+        )
+        boards.append(b)
+    ids = [b.device for b in boards]  # type: ignore[attr-defined]
+    try:
+        for b in boards:
+            b.start()
+        await cloud.wait_for(
+            lambda s: all((d := s.get(RegistryDevice, i)) and d.firmware_version == "1" for i in ids),
+            within=60,
+        )
+
+        # A good release in two waves: every job commits (new boot, heartbeat and telemetry).
+        good = await deploy(
+            live_api, fleet, ids, 2, firmware.images["2"], hardware="esp32", model=MODEL, waves=(25, 100)
+        )
+        await cloud.wait_for(lambda s: s.get(Deployment, good).state == "completed", within=300)  # type: ignore[union-attr]
+        with Session(cloud.engine) as s:
+            jobs = _jobs(s, good)
+            assert [j.state for j in jobs] == ["succeeded"] * 4, [(j.state, j.reason) for j in jobs]
+            assert all((j.reason or "").startswith("committed: version 2") for j in jobs)
+            assert all(s.get(RegistryDevice, i).firmware_version == "2" for i in ids)  # type: ignore[union-attr]
+
+        # A release that fails its self-test: wave 1 (one device) rolls back by itself, the
+        # deployment halts, and no device of the later wave is offered anything.
+        bad = await deploy(
+            live_api,
+            fleet,
+            ids,
+            3,
+            firmware.images["3-broken"],
+            hardware="esp32",
+            model=MODEL,
+            waves=(25, 100),
+        )
+        await cloud.wait_for(lambda s: s.get(Deployment, bad).state == "halted", within=240)  # type: ignore[union-attr]
+        with Session(cloud.engine) as s:
+            first, *rest = _jobs(s, bad)
+            assert first.state == "rolled-back", (first.state, first.reason)
+            assert [(j.state, j.offer_state) for j in rest] == [("queued", "none")] * 3
+        failed_board = boards[ids.index(first.device_id)]
+        # Back on v2, online, and the withdrawn offer is not taken again.
+        await cloud.wait_for(
+            lambda s: (d := s.get(RegistryDevice, first.device_id)) and d.firmware_version == "2", within=60
+        )
+        await asyncio.sleep(5)
+        with Session(cloud.engine) as s:
+            job = s.get(Job, first.id)
+            assert job.state == "rolled-back"  # type: ignore[union-attr]
+            assert job.offer_state in ("withdraw", "withdrawn")  # type: ignore[union-attr]
+        assert otadata(failed_board)["state"] == {"ota_0": "aborted", "ota_1": "valid"}
+        for b in boards:
+            if b is not failed_board:
+                assert otadata(b) == {
+                    "boot": "ota_1",
+                    "running": "ota_1",
+                    "state": {"ota_0": "valid", "ota_1": "valid"},
+                }
+    finally:
+        for b in boards:
+            b.stop()
