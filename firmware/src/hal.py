@@ -122,23 +122,8 @@ def gps_uart():
     return machine.UART(2, baudrate=9600, rx=16, tx=17, rxbuf=1024)
 
 
-# OTA slots (esp32.Partition). esp32 is loaded only when an OTA job needs it.
-def slot():
-    # The running slot's label: "ota_0" or "ota_1".
+def partition():
+    # esp32.Partition (OTA slots), imported only by the OTA code that asks.
     import esp32
 
-    return esp32.Partition(esp32.Partition.RUNNING).info()[4]
-
-
-def update_slot():
-    # The slot an update is written into (the other one), as a Partition.
-    import esp32
-
-    return esp32.Partition(esp32.Partition.RUNNING).get_next_update()
-
-
-def confirm():
-    # The running image passed its self-test: cancel the bootloader's rollback.
-    import esp32
-
-    esp32.Partition.mark_app_valid_cancel_rollback()
+    return esp32.Partition

@@ -112,7 +112,8 @@ def _install(job):
     # Second boot: the artifact into the other slot, then set_boot.
     d = job.d
     release = _Signed(d["release"])
-    part = hal.update_slot()
+    p = hal.partition()
+    part = p(p.RUNNING).get_next_update()
     info = part.info()
     if release.length > info[3]:
         job.end("failed", "artifact of %d bytes exceeds the %d-byte slot" % (release.length, info[3]))
