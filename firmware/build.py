@@ -182,13 +182,17 @@ def build(out: Path, budget: int = BUDGET, *, src: Path | None = None, ota_root:
 
 
 def image(bundle: Path) -> bytes:
-    """The slot image (and release artifact) of a built bundle: a deterministic ustar archive."""
+    """The slot image (and release artifact) of a built bundle: a deterministic ustar archive of
+    the files its manifest lists and the manifest (a flash directory holding a provisioned bundle
+    gives the bundle alone, not the device's own files)."""
+    manifest = json.loads((bundle / "manifest.json").read_text())
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for f in sorted(p for p in bundle.rglob("*") if p.is_file()):
-            info = tarfile.TarInfo(f.relative_to(bundle).as_posix())
-            info.size = f.stat().st_size
-            tar.addfile(info, io.BytesIO(f.read_bytes()))
+        for name in sorted([f["path"] for f in manifest["files"]] + ["manifest.json"]):
+            data = (bundle / name).read_bytes()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
     return out.getvalue()
 
 
