@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import json
 import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,21 @@ def test_bundle_has_every_module_compiled_and_a_true_manifest(tmp_path: Path) ->
     assert manifest["total"] == sum(f["size"] for f in files.values()) <= build.BUDGET == 96 * 1024
     assert manifest["version"] == build.read_version()
     assert json.loads((tmp_path / "b" / "manifest.json").read_text()) == manifest
+
+
+def test_the_bundle_ships_the_ota_verifier_and_the_root_it_is_given_and_images_as_ustar(
+    tmp_path: Path,
+) -> None:
+    root = b'{"signed": {"_type": "root"}, "signatures": []}'
+    manifest = build.build(tmp_path / "b", ota_root=root)
+    files = {f["path"] for f in manifest["files"]}
+    assert {"ota/__init__.mpy", "ota/exceptions.mpy", "ota/device/metadata.mpy", "otaroot.mpy"} <= files
+    assert "ota/device/ed25519.mpy" in files
+    assert "otaroot.py" not in files
+    with tarfile.open(fileobj=io.BytesIO(build.image(tmp_path / "b"))) as tar:
+        assert tar.getnames() == sorted(files | {"manifest.json"})
+        assert all(m.mtime == 0 for m in tar.getmembers())
+    assert "otaroot.mpy" not in {f["path"] for f in build.build(tmp_path / "c")["files"]}
 
 
 def test_over_budget_fails(tmp_path: Path) -> None:
