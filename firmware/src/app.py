@@ -9,6 +9,9 @@
 # the cloud dedups on (device, boot, seq). An open batch (not yet closed)
 # is lost at a power cut; a commanded reboot closes it first.
 import asyncio
+import asyncio.event  # asyncio loads these three on first use: loaded here,
+import asyncio.funcs  # at boot with the rest, in a heap still in one piece
+import asyncio.stream
 import gc
 import sys
 import time
@@ -51,12 +54,12 @@ def log(*args):
 
 class Node:
     def __init__(self, ident, tel, out):
-        # Messages are sealed and sent from two buffers of telemetry.MAX_BYTES
-        # that main.py allocates before anything is loaded, while the heap
-        # is in one piece (after loading, its largest free piece is under
-        # 1 KB). _tel: batches, sealed in sense and stored at once; _out:
-        # everything the uplink seals or reads from the outbox, held while
-        # it awaits the send.
+        # Messages are sealed and sent from two buffers that main.py
+        # allocates before anything is loaded, while the heap is in one
+        # piece (after loading, its largest free piece is under 1 KB).
+        # tel: the open batch's rows, sealed in place (telemetry.Batch) and
+        # stored at once; _out: everything the uplink seals or reads from
+        # the outbox, held while it awaits the send.
         self._tel = tel
         self._out = out
         self.ident = ident
@@ -67,7 +70,7 @@ class Node:
         self.outbox = Outbox("outbox", ident.outbox_max)
         self.hasher = privacy.Hasher(ident.fleet_key, self.config["rotation_s"])
         self.gps = gps.Parser(time.ticks_ms, time.ticks_diff)
-        self.batch = telemetry.Batch(self.config["batch_max"])
+        self.batch = telemetry.Batch(self.config["batch_max"], tel)
         self.batch_no = 0  # contiguous from 0 within this boot
         self.batch_opened = None
         self.batch_period = None
@@ -153,16 +156,15 @@ class Node:
     def _close_batch(self):
         if not len(self.batch):
             return
-        body = self.batch.body(self.batch_no)
         g = self.gps
+        fix = None
         if g.position()[0] is not None:
-            body["gps"] = ((0, g.lat_e6, g.lon_e6, g.speed_cm_s, g.quality),)
+            fix = ((0, g.lat_e6, g.lon_e6, g.speed_cm_s, g.quality),)
         data = None
         try:
-            _, data = self.env.seal("telemetry", body, self._tel)
+            data = self.batch.seal(self.env, self.batch_no, fix)
         except MemoryError:
             pass
-        body = None
         n = len(self.batch)
         if data is None:
             self.outbox.dropped += n  # counted, never silent
@@ -173,7 +175,7 @@ class Node:
             log("batch", self.batch_no, "obs", n)
             self.batch_no += 1
         if self.batch.max_obs != self.config["batch_max"]:
-            self.batch = telemetry.Batch(self.config["batch_max"])
+            self.batch = telemetry.Batch(self.config["batch_max"], self._tel)
         else:
             self.batch.clear()
         self.batch_opened = None
