@@ -21,9 +21,8 @@ from pathlib import Path
 from firmware.host.paths import SRC, micropython_path
 
 RESET_EXIT_CODE = 75  # firmware/host/machine.py
-# The target is 100K (issue 5) but the bundle loaded from a filesystem needs ~160K today: see
-# firmware/README.md, "Heap". MOB_FW_HEAP overrides it.
-HEAP = os.environ.get("MOB_FW_HEAP", "160K")
+# The heap of issue 5's target (see firmware/README.md, "Heap"); MOB_FW_HEAP overrides it.
+HEAP = os.environ.get("MOB_FW_HEAP", "100K")
 
 
 def find_micropython() -> str:

@@ -17,6 +17,7 @@ import sys
 import time
 
 import ble
+import commands
 import flash
 import gps
 import hal
@@ -43,8 +44,8 @@ _WDT_MS = const(60000)
 _IDLE_MS = const(100)
 _MAX_CMDS = const(4)  # commands waiting to run; more are refused
 _CAPS = ("ble", "gps", "store", "cmd")
-# codec loads the downlink checks on first use; loaded here instead, with
-# the rest, because at the first config the heap has no piece big enough.
+# Nothing loads later than boot: codec would load the downlink checks at
+# the first downlink message, into a heap by then in small pieces.
 _ = downlink
 
 
@@ -66,7 +67,7 @@ class Node:
         self.reset_cause = hal.reset_cause()
         self.env = Envelopes(ident.device_id, new_boot_id(), self._ts)
         self.config = shadow.Shadow()
-        self.cmds = None  # commands.Commands, loaded with the first command
+        self.cmds = commands.Commands()
         self.outbox = Outbox("outbox", ident.outbox_max)
         self.hasher = privacy.Hasher(ident.fleet_key, self.config["rotation_s"])
         self.gps = gps.Parser(time.ticks_ms, time.ticks_diff)
@@ -345,10 +346,6 @@ class Node:
         except ProtocolError as e:
             log("bad command:", e.code)
             return
-        import commands  # commands are rare: loaded with the first one
-
-        if self.cmds is None:
-            self.cmds = commands.Commands()
         status = self.cmds.admit(cmd, hal.now_ms())
         if status == "duplicate":
             return
