@@ -57,7 +57,7 @@ class Node:
     def __init__(self, ident, tel, out):
         # Messages are sealed and sent from two buffers that main.py
         # allocates before anything is loaded, while the heap is in one
-        # piece (after loading, its largest free piece is under 1 KB).
+        # piece (a running node's heap soon has no free piece that big).
         # tel: the open batch's rows, sealed in place (telemetry.Batch) and
         # stored at once; _out: everything the uplink seals or reads from
         # the outbox, held while it awaits the send.

@@ -2,8 +2,8 @@
 
 Loading is most of it: the bundle's .mpy files put their bytecode and qstrs in the heap (~80 KB with
 the host stand-ins, which are C on a board). What is left once main.py has loaded the node (its two
-message buffers first, then `app`) must hold what the node allocates while it runs: ~11 KB with the
-bench's 64-phone crowd (bench/firmware_bench.py), plus room for the OTA offer's handler. And the qstr
+message buffers first, then `app`) must hold what the node allocates while it runs: up to 12.6 KB with
+the bench's 64-phone crowd (bench/firmware_bench.py), plus room for the OTA offer's handler. And the qstr
 count must stay clear of 620, where MicroPython allocates a 640-entry qstr pool (~7 KB in one piece).
 See firmware/README.md, "Heap".
 """
@@ -21,7 +21,9 @@ from firmware.host.paths import micropython_path
 
 pytestmark = pytest.mark.micropython
 
-FREE_AFTER_LOADING = 13 * 1024  # bytes: running (~11 KB at the bench's crowd) and the OTA offer's handler
+# Bytes: what running takes at its peak (12.6 KB with the bench's crowd, while a backlog drains) and
+# 2 KB to spare; today ~17 KB are free, so the OTA offer's handler has ~2.4 KB.
+FREE_AFTER_LOADING = 14.5 * 1024
 LARGEST_FREE_PIECE = 8 * 1024  # bytes: loading must not leave the free heap in crumbs (~800 B without GC)
 MAX_QSTRS = 590  # the 621st allocates a 640-entry pool; the rest is for the OTA handler and run time
 MEASURE = """
