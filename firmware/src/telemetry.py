@@ -22,13 +22,13 @@ _HARD_MAX_OBS = const(32)
 # The longest row with its comma is 64 bytes:
 #   [86400000,"b","<16 hex>",-127,255,-90000000,-180000000],
 # (dt is at most protocol.bodies.MAX_DT), so 32 rows take at most 2048.
-# The envelope of a telemetry message without its rows is at most 293 bytes
+# The envelope of a telemetry message without its rows is at most 285 bytes
 # (the longest device id and boot, the largest numbers, one GPS fix:
 # tests/firmware/mp/test_telemetry.py). Its head is copied from [0, i) to
-# [_HEAD - i, _HEAD): the two never overlap since i <= 293 <= _HEAD / 2.
+# [_HEAD - i, _HEAD): the two never overlap since i <= 285 <= _HEAD / 2.
 _HEAD = const(608)
-SEAL_BYTES = const(2960)  # _HEAD + 32 rows + the longest tail (293), rounded up
-# The largest sealed message, 2340 bytes (a full batch of the largest
+SEAL_BYTES = const(2960)  # _HEAD + 32 rows + the longest tail (< 285), rounded up
+# The largest sealed message, 2332 bytes (a full batch of the largest
 # values): the uplink reads the outbox into a buffer of this size.
 MAX_BYTES = const(2368)
 _OBS = b'"obs":['
