@@ -2,7 +2,8 @@
 # The node's two message buffers are allocated before the firmware is loaded,
 # and the heap is collected every few KB allocated while it loads: loading
 # leaves garbage between what it keeps, and without the collections the free
-# heap ends in pieces of under 500 bytes (with them, one piece of ~7 KB).
+# heap ends in pieces of under 1 KB, too small to finish loading in 100 KB
+# (with them, one piece of ~14 KB is left).
 import gc
 
 gc.threshold(4096)
