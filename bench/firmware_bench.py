@@ -1,6 +1,6 @@
 """Firmware benchmark under the MicroPython unix port: peak heap use and batches/s published.
 
-    python bench/firmware_bench.py [--seconds 20] [--heap 160K] [--backlog 10]
+    python bench/firmware_bench.py [--seconds 20] [--heap 100K] [--backlog 10]
 
 Runs the built bundle against a local Mosquitto (our generated config) with a dense scripted crowd
 (64 phones advertising every 25 ms, so every 500 ms scan window fills two 32-observation batches). Two phases:
@@ -30,7 +30,7 @@ import aiomqtt
 
 from cloud.broker.ports import free_port
 from firmware import build
-from firmware.host.launcher import Board
+from firmware.host.launcher import HEAP, Board
 from protocol import codec, topics
 from tests.services import MosquittoProcess
 
@@ -49,7 +49,7 @@ def crowd(n: int = 64, every_ms: int = 25) -> str:
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20)
-    ap.add_argument("--heap", default="160K")
+    ap.add_argument("--heap", default=HEAP, help="MicroPython heap (default: the launcher's, issue 5's 100K)")
     ap.add_argument("--backlog", type=float, default=10)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:

@@ -84,6 +84,15 @@ def _public(text: str) -> bytes:
     return raw
 
 
+def _check_artifact(release: Release, artifact: Path) -> None:
+    """Stream the file through the device's own verifier: length and SHA-256 as a device checks them."""
+    checker = ArtifactVerifier(release)
+    with artifact.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            checker.update(chunk)
+    checker.finish()
+
+
 def _fail(e: OtaError) -> typer.Exit:
     typer.secho(f"refused ({type(e).__name__}): {e}", fg=typer.colors.RED, err=True)
     return typer.Exit(1)
@@ -207,11 +216,7 @@ def verify(
         if installed_version is not None:
             release.check_version(installed_version, allow_reinstall)
         if artifact is not None:
-            checker = ArtifactVerifier(release)
-            with artifact.open("rb") as f:
-                while chunk := f.read(_CHUNK):
-                    checker.update(chunk)
-            checker.finish()
+            _check_artifact(release, artifact)
     except OSError as e:
         typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
@@ -314,11 +319,7 @@ def publish(
         data = doc_path.read_bytes()
         signed, _, _ = parse_document(data)
         release = Release.from_signed(signed)
-        checker = ArtifactVerifier(release)  # catch a mismatched pair here, before any upload
-        with artifact.open("rb") as f:
-            while chunk := f.read(_CHUNK):
-                checker.update(chunk)
-        checker.finish()
+        _check_artifact(release, artifact)  # a mismatched pair fails here, before any upload
     except OSError as e:
         typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None

@@ -164,7 +164,7 @@ def encode_into(msg: Message, buf: bytearray, check: bool = True) -> int:
     heap is still in one piece), with no string of the whole message and no copy of it. A message
     longer than ``buf`` raises ProtocolError too_large (buf's content is then undefined)."""
     obj = _checked(msg, check)
-    out = _Into(buf, min(len(buf), MAX_DOWNLINK if msg.type in _DOWNLINK_TYPES else MAX_PAYLOAD))
+    out = Into(buf, min(len(buf), MAX_DOWNLINK if msg.type in _DOWNLINK_TYPES else MAX_PAYLOAD))
     try:
         _dump(obj, out)
     except (TypeError, ValueError) as e:
@@ -228,10 +228,10 @@ def _not_json(e):
     return ProtocolError(BAD_FIELD, "body must hold JSON values only", "body")
 
 
-class _Into(io.IOBase):
-    # A stream over buf[:limit] that json writes into piece by piece (on MicroPython, json.dump takes
-    # only IOBase streams and calls write() with a view of its own buffer: nothing is allocated per
-    # piece but the slice).
+class Into(io.IOBase):
+    # A stream over buf[:limit] that json writes into piece by piece from buf[n:] (on MicroPython,
+    # json.dump takes only IOBase streams and calls write() with a view of its own buffer: nothing is
+    # allocated per piece but the slice). Also how a device writes JSON in place (its telemetry rows).
     def __init__(self, buf, limit):
         self.buf = buf
         self.limit = limit

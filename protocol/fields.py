@@ -19,8 +19,11 @@ INT53 = 9007199254740991  # timestamps and byte counts: exact in every JSON pars
 HEX = "0123456789abcdef"
 # Character sets are written out rather than concatenated from named parts: each module-level name is
 # a qstr a device keeps for good, and the qstr table's growth is what a 100 KB heap feels first.
-# Printable ASCII without space: URLs must arrive already percent-encoded.
-_URL_CHARS = "".join([chr(c) for c in range(33, 127)])
+# Printable ASCII without space (33..126): URLs must arrive already percent-encoded. Written out, not
+# built with chr(): on MicroPython chr() interns each character as a qstr (77 of them, for good).
+_URL_CHARS = (
+    "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
+)
 
 # A string syntax: (what it is called in reasons, allowed characters or None for any,
 # allowed first characters or None for any, minimum length, maximum length).

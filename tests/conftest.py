@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,10 +63,8 @@ def postgres_server() -> PostgresServer:
 @pytest.fixture(scope="session")
 def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped at the end."""
-    name = f"mobilytics_test_{uuid.uuid4().hex[:10]}"
-    url = postgres_server.create_database(name)
-    yield url
-    postgres_server.drop_database(name)
+    with postgres_server.fresh_database("mobilytics_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,9 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,6 +165,16 @@ class PostgresServer:
 
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    @contextmanager
+    def fresh_database(self, prefix: str) -> Iterator[str]:
+        """A new empty database named ``prefix_<random>``, dropped (connections forced out) after."""
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        url = self.create_database(name)
+        try:
+            yield url
+        finally:
+            self.drop_database(name)
 
     def reachable(self) -> str | None:
         """None when reachable, else the reason."""

@@ -92,24 +92,14 @@ def authenticate_tenant(
 
 def authenticate(session: Session, token: str | None, *, need: Scope, now: datetime) -> ApiToken:
     """The token's row if it may do `need`; AuthError(401) for no/unknown/revoked token, (403) for scope."""
-    if not token:
-        raise AuthError(status=401, reason="missing bearer token: send 'Authorization: Bearer <token>'")
-    digest = token_hash(token)
-    row = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first()
-    if row is None or not hmac.compare_digest(row.token_hash, digest):
-        raise AuthError(status=401, reason="unknown token")
-    if row.revoked_at is not None:
-        raise AuthError(status=401, reason=f"token {row.prefix}… was revoked at {row.revoked_at.isoformat()}")
+    row = _lookup(session, token)
     if row.scope == Scope.TENANT:
         raise AuthError(
             status=403, reason=f"token {row.prefix}… is a tenant key; it opens only /v1 (advertisers)"
         )
     if need == Scope.WRITE and row.scope != Scope.WRITE:
         raise AuthError(status=403, reason=f"token {row.prefix}… has scope '{row.scope}'; this needs 'write'")
-    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-        row.last_used_at = now  # coarse, so reads do not turn into a write each
-        session.add(row)
-        session.commit()
+    _touch(session, row, now)
     return row
 
 

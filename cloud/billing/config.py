@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
+
+from cloud.core.env import env_values
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,9 +24,4 @@ class BillingSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> BillingSettings:
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = env.get(f"MOBILYTICS_{f.name.upper()}")
-            if raw is not None:
-                values[f.name] = int(raw) if f.type == "int" else raw
-        return replace(cls(), **values)
+        return replace(cls(), **env_values(cls, env))

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from cloud.core.env import env_values
 from cloud.exceptions import SettingsError
 from cloud.presence.rules import Policy
 
@@ -62,20 +63,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, **overrides: object) -> Settings:
         """Settings from MOBILYTICS_<FIELD> variables, then explicit overrides (CLI flags)."""
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = env.get(f"MOBILYTICS_{f.name.upper()}")
-            if raw is None:
-                continue
-            if f.type in ("int", "float"):
-                try:
-                    values[f.name] = int(raw) if f.type == "int" else float(raw)
-                except ValueError:
-                    raise SettingsError(
-                        f"MOBILYTICS_{f.name.upper()}", raw, f"expected an {f.type}"
-                    ) from None
-            else:
-                values[f.name] = raw
+        values = env_values(cls, env)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = replace(cls(), **values)
         settings.validate()

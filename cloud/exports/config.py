@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
+
+from cloud.core.env import env_values
 
 MIB = 1024 * 1024
 
@@ -33,12 +35,7 @@ class ExportSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ExportSettings:
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = env.get(f"MOBILYTICS_{f.name.upper()}")
-            if raw is not None:
-                values[f.name] = int(raw) if f.type == "int" else raw
-        return replace(cls(), **values)
+        return replace(cls(), **env_values(cls, env))
 
     def callback_secret(self, partner: str) -> str:
         return {

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import StringConstraints
 from sqlalchemy import BigInteger, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
@@ -37,6 +38,16 @@ class PresenceStatus(enum.StrEnum):
     ONLINE = "online"
     OFFLINE = "offline"
     SLEEPING = "sleeping"
+
+
+# Label keys as Kubernetes writes them (letters, digits, `._/-`, alphanumeric at both ends): safe as
+# a JSON path on SQLite and a JSONB key on PostgreSQL, so the list filter runs in SQL on both.
+LABEL_KEY = r"[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?"
+LABEL_FILTER = f"^{LABEL_KEY}(=.*)?$"  # `key` or `key=value`
+Labels = dict[
+    Annotated[str, StringConstraints(pattern=f"^{LABEL_KEY}$")],
+    Annotated[str, StringConstraints(max_length=128)],
+]
 
 
 def _dt(**kw: Any) -> Any:
@@ -125,6 +136,7 @@ class DevicePublic(DeviceBase):
 class DeviceCreate(DeviceBase):
     id: str = Field(min_length=1, max_length=64, regex=r"^[A-Za-z0-9_-]+$")
     state: DeviceState = DeviceState.PROVISIONED
+    labels: Labels = Field(default_factory=dict)
 
 
 class DeviceUpdate(SQLModel):
@@ -132,7 +144,7 @@ class DeviceUpdate(SQLModel):
 
     state: DeviceState | None = None
     tenant: str | None = None
-    labels: dict[str, str] | None = None
+    labels: Labels | None = None
     sleep_schedule: list[str] | None = None
     serial: str | None = None
 

@@ -65,15 +65,13 @@ def list_devices(
                 func.lower(func.coalesce(col(Device.firmware_version), "")).like(like),
             )
         )
-    if not label:
-        total = session.exec(select(func.count()).select_from(rows_filter.subquery())).one()
-        page = session.exec(rows_filter.order_by(col(Device.id)).offset(offset).limit(limit)).all()
-        return list(page), int(total)
-    rows = list(session.exec(rows_filter.order_by(col(Device.id))).all())
-    if label:  # key=value, matched in Python: labels are JSON on SQLite and JSONB on PostgreSQL
+    if label:  # key or key=value; JSON on SQLite and JSONB on PostgreSQL, both indexed by key in SQL
         key, _, value = label.partition("=")
-        rows = [d for d in rows if key in (d.labels or {}) and (not value or d.labels.get(key) == value)]
-    return rows[offset : offset + limit], len(rows)
+        labelled = col(Device.labels)[key].as_string()
+        rows_filter = rows_filter.where(labelled == value if value else labelled.is_not(None))
+    total = session.exec(select(func.count()).select_from(rows_filter.subquery())).one()
+    page = session.exec(rows_filter.order_by(col(Device.id)).offset(offset).limit(limit)).all()
+    return list(page), int(total)
 
 
 def get_device(session: Session, *, device_id: str) -> Device:

@@ -9,11 +9,15 @@
 # the cloud dedups on (device, boot, seq). An open batch (not yet closed)
 # is lost at a power cut; a commanded reboot closes it first.
 import asyncio
+import asyncio.event  # asyncio loads these three on first use: loaded here,
+import asyncio.funcs  # at boot with the rest, in a heap still in one piece
+import asyncio.stream
 import gc
 import sys
 import time
 
 import ble
+import commands
 import flash
 import gps
 import hal
@@ -40,8 +44,8 @@ _WDT_MS = const(60000)
 _IDLE_MS = const(100)
 _MAX_CMDS = const(4)  # commands waiting to run; more are refused
 _CAPS = ("ble", "gps", "store", "cmd")
-# codec loads the downlink checks on first use; loaded here instead, with
-# the rest, because at the first config the heap has no piece big enough.
+# Nothing loads later than boot: codec would load the downlink checks at
+# the first downlink message, into a heap by then in small pieces.
 _ = downlink
 
 
@@ -51,23 +55,23 @@ def log(*args):
 
 class Node:
     def __init__(self, ident, tel, out, job=None):
-        # Messages are sealed and sent from two buffers of telemetry.MAX_BYTES
-        # that main.py allocates before anything is loaded, while the heap
-        # is in one piece (after loading, its largest free piece is under
-        # 1 KB). _tel: batches, sealed in sense and stored at once; _out:
-        # everything the uplink seals or reads from the outbox, held while
-        # it awaits the send.
+        # Messages are sealed and sent from two buffers that main.py
+        # allocates before anything is loaded, while the heap is in one
+        # piece (a running node's heap soon has no free piece that big).
+        # tel: the open batch's rows, sealed in place (telemetry.Batch) and
+        # stored at once; _out: everything the uplink seals or reads from
+        # the outbox, held while it awaits the send.
         self._tel = tel
         self._out = out
         self.ident = ident
         self.reset_cause = hal.reset_cause()
         self.env = Envelopes(ident.device_id, new_boot_id(), self._ts)
         self.config = shadow.Shadow()
-        self.cmds = None  # commands.Commands, loaded with the first command
+        self.cmds = commands.Commands()
         self.outbox = Outbox("outbox", ident.outbox_max)
         self.hasher = privacy.Hasher(ident.fleet_key, self.config["rotation_s"])
         self.gps = gps.Parser(time.ticks_ms, time.ticks_diff)
-        self.batch = telemetry.Batch(self.config["batch_max"])
+        self.batch = telemetry.Batch(self.config["batch_max"], tel)
         self.batch_no = 0  # contiguous from 0 within this boot
         self.batch_opened = None
         self.batch_period = None
@@ -157,16 +161,15 @@ class Node:
     def _close_batch(self):
         if not len(self.batch):
             return
-        body = self.batch.body(self.batch_no)
         g = self.gps
+        fix = None
         if g.position()[0] is not None:
-            body["gps"] = ((0, g.lat_e6, g.lon_e6, g.speed_cm_s, g.quality),)
+            fix = ((0, g.lat_e6, g.lon_e6, g.speed_cm_s, g.quality),)
         data = None
         try:
-            _, data = self.env.seal("telemetry", body, self._tel)
+            data = self.batch.seal(self.env, self.batch_no, fix)
         except MemoryError:
             pass
-        body = None
         n = len(self.batch)
         if data is None:
             self.outbox.dropped += n  # counted, never silent
@@ -177,7 +180,7 @@ class Node:
             log("batch", self.batch_no, "obs", n)
             self.batch_no += 1
         if self.batch.max_obs != self.config["batch_max"]:
-            self.batch = telemetry.Batch(self.config["batch_max"])
+            self.batch = telemetry.Batch(self.config["batch_max"], self._tel)
         else:
             self.batch.clear()
         self.batch_opened = None
@@ -357,10 +360,6 @@ class Node:
         except ProtocolError as e:
             log("bad command:", e.code)
             return
-        import commands  # commands are rare: loaded with the first one
-
-        if self.cmds is None:
-            self.cmds = commands.Commands()
         status = self.cmds.admit(cmd, hal.now_ms())
         if status == "duplicate":
             return

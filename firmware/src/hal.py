@@ -4,6 +4,7 @@
 # already has the interface the node needs (WDT.feed), it is returned as is.
 import time
 
+import bluetooth
 import machine
 import network
 from micropython import const
@@ -95,8 +96,6 @@ class Scanner:
     def __init__(self, on_adv, on_done):
         self.on_adv = on_adv
         self.on_done = on_done
-        import bluetooth  # here, not at the top: the OTA update mode imports hal without a radio
-
         self.ble = bluetooth.BLE()
         self.ble.active(True)
         self.ble.irq(self.irq)

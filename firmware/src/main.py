@@ -1,8 +1,11 @@
 # Runs after boot.py on the board (and first on the host, see firmware/host).
 # An OTA job in flight (otajob.json, see otajob.py) is looked at first: the
 # update mode runs alone in the heap and ends in a reset. Then the node's two
-# message buffers are allocated before the firmware is loaded: loading
-# leaves the heap in pieces of under 1 KB (see app.Node).
+# message buffers are allocated before the firmware is loaded, and the heap
+# is collected every few KB allocated while it loads: loading leaves garbage
+# between what it keeps, and without the collections the free heap ends in
+# pieces of under 1 KB, too small to finish loading in 100 KB (with them, one
+# piece of ~14 KB is left).
 import flash
 
 job = None
@@ -10,9 +13,12 @@ if flash.exists("otajob.json"):
     import otajob
 
     job = otajob.main()
-from telemetry import MAX_BYTES  # noqa: E402
+import gc  # noqa: E402
 
-tel, out = bytearray(MAX_BYTES), bytearray(MAX_BYTES)
+gc.threshold(4096)
+from telemetry import MAX_BYTES, SEAL_BYTES  # noqa: E402
+
+tel, out = bytearray(SEAL_BYTES), bytearray(MAX_BYTES)
 import app  # noqa: E402
 
 app.main(tel, out, job)

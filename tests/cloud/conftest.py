@@ -31,19 +31,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'cloud.sqlite3'}"
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = f"mob_cloud_{uuid.uuid4().hex[:12]}"
-    url = server.create_database(name)
-    yield url
-    server.drop_database(name)
+    with server.fresh_database("mob_cloud") as url:
+        yield url
 
 
 @pytest.fixture
 def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
     """A fresh PostgreSQL database for one test (for the tests that need PostgreSQL specifically)."""
-    name = f"mob_cloud_{uuid.uuid4().hex[:12]}"
-    url = postgres_server.create_database(name)
-    yield url
-    postgres_server.drop_database(name)
+    with postgres_server.fresh_database("mob_cloud") as url:
+        yield url
 
 
 @pytest.fixture

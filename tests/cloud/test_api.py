@@ -48,7 +48,8 @@ def _seed(engine: Engine) -> None:
                     hardware="esp32" if i % 2 else "rpi",
                     status="online" if i < 5 else "offline",
                     serial=f"SN{i:04d}",
-                    labels={"fleet": "vienna" if i < 4 else "graz"},
+                    labels={"fleet": "vienna" if i < 4 else "graz"}
+                    | ({"depot.gate/n-2": "1"} if i == 7 else {}),
                     created_at=utcnow(),
                 )
             )
@@ -98,6 +99,14 @@ def test_list_filters_searches_and_paginates(engine: Engine, api: TestClient, to
     assert [d["id"] for d in found["items"]] == ["dev-11"]
     vienna = api.get("/devices", params={"label": "fleet=vienna"}, headers=h).json()
     assert vienna["total"] == 4
+    graz = api.get("/devices", params={"label": "fleet=graz", "limit": 3, "offset": 6}, headers=h).json()
+    assert (graz["total"], [d["id"] for d in graz["items"]]) == (8, ["dev-10", "dev-11"])
+    assert api.get("/devices", params={"label": "fleet"}, headers=h).json()["total"] == 12
+    dotted = api.get("/devices", params={"label": "depot.gate/n-2=1"}, headers=h).json()
+    assert [d["id"] for d in dotted["items"]] == ["dev-07"]
+    bad = api.get("/devices", params={"label": 'x"]=1'}, headers=h)
+    assert (bad.status_code, bad.json()["detail"][0]["loc"]) == (422, ["query", "label"])
+    assert api.get("/devices", params={"label": "fleet=linz"}, headers=h).json()["total"] == 0
     assert api.get("/devices/dev-03", headers=h).json()["serial"] == "SN0003"
     assert api.get("/devices/nope", headers=h).status_code == 404
     assert api.get("/devices", params={"status": "dancing"}, headers=h).status_code == 422
@@ -108,6 +117,9 @@ def test_state_changes_follow_the_lifecycle(engine: Engine, api: TestClient, tok
     h = _h(tokens["write"])
     r = api.patch("/devices/dev-01", json={"state": "quarantined", "labels": {"x": "y"}}, headers=h)
     assert (r.status_code, r.json()["state"], r.json()["labels"]) == (200, "quarantined", {"x": "y"})
+    r = api.patch("/devices/dev-01", json={"labels": {'route "7"': "y"}}, headers=h)
+    assert r.status_code == 422
+    assert "should match pattern" in r.text
     assert api.patch("/devices/dev-01", json={"state": "retired"}, headers=h).json()["state"] == "retired"
     r = api.patch("/devices/dev-01", json={"state": "active"}, headers=h)
     assert r.status_code == 409

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,10 +14,8 @@ from tests.services import PostgresServer
 @pytest.fixture
 def pg_db(postgres_server: PostgresServer) -> Iterator[str]:
     """A fresh PostgreSQL database for one test (the cloud migrates it on start)."""
-    name = f"mob_e2e_{uuid.uuid4().hex[:12]}"
-    url = postgres_server.create_database(name)
-    yield url
-    postgres_server.drop_database(name)
+    with postgres_server.fresh_database("mob_e2e") as url:
+        yield url
 
 
 @pytest.fixture

@@ -205,3 +205,20 @@ def test_decoding_a_200_observation_batch_takes_well_under_a_millisecond():
             codec.decode(data, TOPIC)
         best = min(best, (time.perf_counter() - start) / 10)
     assert best < 0.001, f"{best * 1e6:.0f} µs per batch"
+
+
+def test_urls_take_printable_ascii_only():
+    def offer(url):
+        body = {
+            "job": "j-1",
+            "version": "0.2.0",
+            "url": url,
+            "sha256": "a" * 64,
+            "length": 1,
+            "metadata": url,
+        }
+        return codec.make("ota_offer", "bb-0042", BOOT, 0, TS, body)
+
+    assert codec.encode(offer("https://fw/" + "".join(map(chr, range(33, 127)))))
+    for c in (" ", "\x7f", "\t", "é"):
+        assert code_of(codec.encode, offer("https://fw/a" + c)).field == "body.url"

@@ -32,19 +32,11 @@ from cloud.core.config import Settings
 from cloud.core.db import make_engine, migrate
 from cloud.core.types import utcnow
 from cloud.presence.rules import Policy
+from cloud.ui.screenshots import CHROMIUM_ARGS
 from tests.rollouts.conftest import Fleet, fleet  # noqa: F401  (the rollout tests' signed fleet root)
 from tests.services import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 USER, PASSWORD = "ops-ana", "correct horse battery"
 
 

@@ -11,6 +11,7 @@ from cloud.core.types import utcnow
 from cloud.identity import service as identity_service
 from cloud.registry import service
 from cloud.registry.models import (
+    LABEL_FILTER,
     DeviceCreate,
     DevicePublic,
     DevicesPage,
@@ -32,7 +33,7 @@ def list_devices(
     state: DeviceState | None = None,
     hardware: str | None = None,
     tenant: str | None = None,
-    label: Annotated[str | None, Query(description="key or key=value")] = None,
+    label: Annotated[str | None, Query(description="key or key=value", pattern=LABEL_FILTER)] = None,
     q: Annotated[str | None, Query(description="search in id, serial, firmware version")] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
