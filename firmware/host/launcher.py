@@ -98,8 +98,10 @@ def _unpack(slot: Path, app: Path) -> Path:
 
 
 def update_pending(flash: Path, code: Path | None) -> bool:
-    """Whether this boot of ``code`` starts in update mode: a job waits for its download
-    (firmware/src/otajob.py's job file, the same test as ``otajob.update_mode``)."""
+    """Whether this boot of ``code`` starts in update mode: an offer to take, or a job waiting for
+    its download (firmware/src/otajob.py's files, the same test as ``otajob.main``)."""
+    if (flash / "otaoffer.json").exists():
+        return True  # an offer the app saved: taken and verified in update mode
     try:
         job = json.loads((flash / "otajob.json").read_text())
     except (OSError, ValueError):

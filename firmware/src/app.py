@@ -87,8 +87,8 @@ class Node:
         self._t_desired = self.topic(topics.CONFIG_DESIRED)
         self._t_cmd = self.topic(topics.CMD)
         self._t_error = self.topic(topics.ERROR)
-        # OTA (otajob.py, loaded only while there is OTA work): the job in
-        # flight from main.py, and the latest ota/offer payload.
+        # OTA (otajob.py, loaded by main.py only while a job is in flight):
+        # the job whose new image runs its self-test, and the latest offer.
         self.job = job
         self._offer = None
 
@@ -213,7 +213,7 @@ class Node:
             else:
                 log("command refused: queue full")
         elif topic == self.topic(topics.OTA_OFFER):
-            self._offer = bytes(msg)
+            self._offer = bytes(msg) or None  # empty: the offer was withdrawn
         elif topic == self._t_error:
             try:
                 b = codec.decode(msg, topic).body
@@ -261,10 +261,7 @@ class Node:
                     await client.subscribe(t, 1)
                 _, m = self.env.seal("status", {"state": "online"}, self._out)
                 await client.publish(t_status, m, True, 1)
-                if self.job:
-                    import otajob
-
-                    await otajob.run(self, client)  # its statuses go before hello
+                await self._ota_out(client)  # before hello: the cloud reads a job's states in order
                 v = sys.implementation.version
                 _, m = self.env.seal(
                     "hello",
@@ -305,10 +302,23 @@ class Node:
                 await self._apply_config(client)
             if self._cmds:
                 await self._command(client, self._cmds.pop(0))
-            if self._offer is not None or self.job:
-                import otajob
-
-                await otajob.run(self, client)
+            if self._offer is not None:
+                # An offer of a job not finished (otadone.json) while none is
+                # in flight is saved for main.py, which takes it at the next
+                # boot, before this app is loaded (otajob.py).
+                try:
+                    b = codec.decode(self._offer, self.topic(topics.OTA_OFFER)).body
+                except ProtocolError as e:
+                    b = None
+                    log("bad ota offer:", e.code)
+                self._offer = None
+                if b and not self.job and b["job"] not in flash.load("otadone.json", []):
+                    flash.save("otaoffer.json", b)
+                    await client.disconnect()
+                    log("ota offer: update mode")
+                    hal.reset()
+            if self.job:  # a new image's self-test: its end is reported at once
+                await self._ota_out(client)
             if time.ticks_diff(time.ticks_ms(), next_hb) >= 0:
                 interval = self.config["heartbeat_s"]
                 _, m = self.env.seal("heartbeat", self._heartbeat(interval), self._out)
@@ -331,6 +341,19 @@ class Node:
             data = None
             self.outbox.ack(n)
             self.sent += 1
+
+    async def _ota_out(self, client):
+        # ota_status bodies otajob.py queued (otaout.json), in order; the file
+        # goes once all are acknowledged (a reset before sends some twice,
+        # which the cloud takes as no change).
+        out = flash.load("otaout.json")
+        if out is not None:
+            for b in out:
+                _, m = self.env.seal("ota_status", b, self._out)
+                await client.publish(self.topic(topics.OTA_STATUS), m, False, 1)
+            flash.remove("otaout.json")
+        if self.job and self.job.deadline is None:
+            self.job = None  # the self-test ended (otajob.Job.poll)
 
     async def _report(self, client, body):
         _, m = self.env.seal("config_reported", body, self._out)

@@ -1,6 +1,6 @@
 # Runs after boot.py on the board (and first on the host, see firmware/host).
-# An OTA job in flight (otajob.json, see otajob.py) is looked at first: the
-# update mode runs alone in the heap and ends in a reset. Then the node's two
+# OTA work (a job in flight, or an offer the app saved: otajob.py) is looked
+# at first: the update mode runs alone in the heap and ends in a reset. Then the node's two
 # message buffers are allocated before the firmware is loaded, and the heap
 # is collected every few KB allocated while it loads: loading leaves garbage
 # between what it keeps, and without the collections the free heap ends in
@@ -9,7 +9,7 @@
 import flash
 
 job = None
-if flash.exists("otajob.json"):
+if flash.exists("otajob.json") or flash.exists("otaoffer.json"):
     import otajob
 
     job = otajob.main()
@@ -19,6 +19,12 @@ gc.threshold(4096)
 from telemetry import MAX_BYTES, SEAL_BYTES  # noqa: E402
 
 tel, out = bytearray(SEAL_BYTES), bytearray(MAX_BYTES)
-import app  # noqa: E402
+try:
+    import app
+except MemoryError:
+    # Never stay in the REPL: reset (an unconfirmed OTA image that cannot
+    # load is then rolled back by the bootloader).
+    import hal
 
+    hal.reset()
 app.main(tel, out, job)
