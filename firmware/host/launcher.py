@@ -100,12 +100,12 @@ def _unpack(slot: Path, app: Path) -> Path:
 def update_pending(flash: Path, code: Path | None) -> bool:
     """Whether this boot of ``code`` starts in update mode: an offer to take, or a job waiting for
     its download (firmware/src/otajob.py's files, the same test as ``otajob.main``)."""
-    if (flash / "otaoffer.json").exists():
-        return True  # an offer the app saved: taken and verified in update mode
     try:
         job = json.loads((flash / "otajob.json").read_text())
     except (OSError, ValueError):
         return False
+    if "offer" in job:
+        return True  # an offer the app saved: taken and verified in update mode
     return job.get("stage") == "update" and (code is None or f"{job.get('slot')}.app" != code.name)
 
 

@@ -13,6 +13,7 @@ import asyncio.event  # asyncio loads these three on first use: loaded here,
 import asyncio.funcs  # at boot with the rest, in a heap still in one piece
 import asyncio.stream
 import gc
+import json
 import sys
 import time
 
@@ -54,7 +55,7 @@ def log(*args):
 
 
 class Node:
-    def __init__(self, ident, tel, out, job=None):
+    def __init__(self, ident, tel, out, job):
         # Messages are sealed and sent from two buffers that main.py
         # allocates before anything is loaded, while the heap is in one
         # piece (a running node's heap soon has no free piece that big).
@@ -261,7 +262,7 @@ class Node:
                     await client.subscribe(t, 1)
                 _, m = self.env.seal("status", {"state": "online"}, self._out)
                 await client.publish(t_status, m, True, 1)
-                await self._ota_out(client)  # before hello: the cloud reads a job's states in order
+                await self._ota(client)
                 v = sys.implementation.version
                 _, m = self.env.seal(
                     "hello",
@@ -302,23 +303,8 @@ class Node:
                 await self._apply_config(client)
             if self._cmds:
                 await self._command(client, self._cmds.pop(0))
-            if self._offer is not None:
-                # An offer of a job not finished (otadone.json) while none is
-                # in flight is saved for main.py, which takes it at the next
-                # boot, before this app is loaded (otajob.py).
-                try:
-                    b = codec.decode(self._offer, self.topic(topics.OTA_OFFER)).body
-                except ProtocolError as e:
-                    b = None
-                    log("bad ota offer:", e.code)
-                self._offer = None
-                if b and not self.job and b["job"] not in flash.load("otadone.json", []):
-                    flash.save("otaoffer.json", b)
-                    await client.disconnect()
-                    log("ota offer: update mode")
-                    hal.reset()
-            if self.job:  # a new image's self-test: its end is reported at once
-                await self._ota_out(client)
+            if self._offer is not None or self.job:
+                await self._ota(client)
             if time.ticks_diff(time.ticks_ms(), next_hb) >= 0:
                 interval = self.config["heartbeat_s"]
                 _, m = self.env.seal("heartbeat", self._heartbeat(interval), self._out)
@@ -342,18 +328,32 @@ class Node:
             self.outbox.ack(n)
             self.sent += 1
 
-    async def _ota_out(self, client):
-        # ota_status bodies otajob.py queued (otaout.json), in order; the file
-        # goes once all are acknowledged (a reset before sends some twice,
-        # which the cloud takes as no change).
-        out = flash.load("otaout.json")
-        if out is not None:
-            for b in out:
-                _, m = self.env.seal("ota_status", b, self._out)
-                await client.publish(self.topic(topics.OTA_STATUS), m, False, 1)
-            flash.remove("otaout.json")
-        if self.job and self.job.deadline is None:
-            self.job = None  # the self-test ended (otajob.Job.poll)
+    async def _ota(self, client):
+        # OTA (otajob.py). An offer of a job not finished (otadone.json)
+        # while none is in flight is saved for main.py (otajob.json exists
+        # only while a job is in flight), which takes it at the next boot,
+        # before the app loads. Then the statuses otajob queued
+        # (otaout.jsonl) go out in order, a line at a time (at a connect,
+        # before hello: the cloud reads a job's states in order); a reset
+        # before the file goes sends some twice, which the cloud takes as no
+        # change. Out of memory they are dropped, not retried at every boot.
+        raw = self._offer
+        self._offer = None
+        try:
+            if raw:
+                b = codec.decode(raw, self.topic(topics.OTA_OFFER)).body
+                if not self.job and b["job"] not in flash.load("otadone.json", ()):
+                    flash.save("otajob.json", {"offer": b})
+                    hal.reset()
+            with open("otaout.jsonl") as f:  # noqa: ASYNC230  (flash files are synchronous)
+                for line in f:
+                    _, m = self.env.seal("ota_status", json.loads(line), self._out)
+                    await client.publish(self.topic(topics.OTA_STATUS), m, False, 1)
+        except OSError:
+            return  # no statuses queued
+        except (ProtocolError, MemoryError, ValueError) as e:  # ValueError: a line torn by a power cut
+            log("ota:", e)  # a bad offer while statuses wait drops them too
+        flash.remove("otaout.jsonl")
 
     async def _report(self, client, body):
         _, m = self.env.seal("config_reported", body, self._out)
@@ -435,8 +435,9 @@ class Node:
         wdt = hal.watchdog(_WDT_MS)
         while True:
             wdt.feed()
-            if self.job:
-                self.job.poll(self.sent)  # the self-test of a new image
+            if self.job and self.job.poll(self.sent):  # a new image's self-test ended:
+                self.job = None
+                self._offer = b""  # _ota sends its last status (an empty offer is none)
             gc.collect()
             self._heap()
             await asyncio.sleep_ms(1000)
@@ -446,7 +447,7 @@ class Node:
         await asyncio.gather(self.watch(), self.sense(), self.locate(), self.uplink())
 
 
-def main(tel, out, job=None):
+def main(tel, out, job):
     try:
         node = Node(identity.load(), tel, out, job)
         gc.collect()

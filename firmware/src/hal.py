@@ -119,10 +119,3 @@ class Scanner:
 def gps_uart():
     # UART2 on GPIO16/17 at the receiver's 9600 baud.
     return machine.UART(2, baudrate=9600, rx=16, tx=17, rxbuf=1024)
-
-
-def partition():
-    # esp32.Partition (OTA slots), imported only by the OTA code that asks.
-    import esp32
-
-    return esp32.Partition

@@ -1,30 +1,20 @@
 # Runs after boot.py on the board (and first on the host, see firmware/host).
 # OTA work (a job in flight, or an offer the app saved: otajob.py) is looked
-# at first: the update mode runs alone in the heap and ends in a reset. Then the node's two
-# message buffers are allocated before the firmware is loaded, and the heap
-# is collected every few KB allocated while it loads: loading leaves garbage
-# between what it keeps, and without the collections the free heap ends in
-# pieces of under 1 KB, too small to finish loading in 100 KB (with them, one
-# piece of ~14 KB is left).
+# at first: the update mode runs alone in the heap and ends in a reset. Then
+# the node's two message buffers are allocated before the firmware is
+# loaded, and the heap is collected every few KB allocated while it loads:
+# loading leaves garbage between what it keeps, and without the collections
+# the free heap ends in pieces of under 1 KB, too small to finish loading in
+# 100 KB (with them, one piece of ~14 KB is left).
 import flash
 
-job = None
-if flash.exists("otajob.json") or flash.exists("otaoffer.json"):
-    import otajob
-
-    job = otajob.main()
+job = flash.exists("otajob.json") and __import__("otajob").main()
 import gc  # noqa: E402
 
 gc.threshold(4096)
 from telemetry import MAX_BYTES, SEAL_BYTES  # noqa: E402
 
 tel, out = bytearray(SEAL_BYTES), bytearray(MAX_BYTES)
-try:
-    import app
-except MemoryError:
-    # Never stay in the REPL: reset (an unconfirmed OTA image that cannot
-    # load is then rolled back by the bootloader).
-    import hal
+import app  # noqa: E402
 
-    hal.reset()
 app.main(tel, out, job)

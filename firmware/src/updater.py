@@ -25,6 +25,7 @@ import socket
 import sys
 import time
 
+import esp32  # the OTA slots (see otajob.py)
 import flash
 import hal
 from micropython import const
@@ -112,8 +113,7 @@ def _install(job):
     # Second boot: the artifact into the other slot, then set_boot.
     d = job.d
     release = _Signed(d["release"])
-    p = hal.partition()
-    part = p(p.RUNNING).get_next_update()
+    part = esp32.Partition(esp32.Partition.RUNNING).get_next_update()
     info = part.info()
     if release.length > info[3]:
         job.end("failed", "artifact of %d bytes exceeds the %d-byte slot" % (release.length, info[3]))

@@ -15,6 +15,9 @@ import pytest
 from firmware import build
 
 HARDWARE_MODULES = {"machine", "network", "bluetooth", "esp32"}
+# esp32.Partition is used by the OTA modules themselves: a function in hal for it cost the running
+# node 224 bytes of its 100K heap budget, for code it never runs.
+OTA_MODULES = {"otajob.py", "updater.py"}
 
 
 def test_bundle_has_every_module_compiled_and_a_true_manifest(tmp_path: Path) -> None:
@@ -76,5 +79,7 @@ def test_only_hal_imports_the_hardware_modules() -> None:
                 names |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names.add(node.module.split(".")[0])
+        if src.name in OTA_MODULES:  # OTA's own hardware layer: loaded only during OTA work
+            names -= {"esp32"}
         if src.name != "hal.py":
             assert not names & HARDWARE_MODULES, src.name

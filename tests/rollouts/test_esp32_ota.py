@@ -350,3 +350,22 @@ async def test_a_simulated_esp32_fleet_through_the_cloud_commits_and_halts_a_fai
     finally:
         for b in boards:
             b.stop()
+
+
+async def test_at_100k_an_offer_is_taken_verified_in_update_mode_and_its_refusal_reported(
+    esp: Board, mosquitto_broker: MosquittoProcess, http: Files, fleet: Fleet, firmware: Firmware
+) -> None:
+    """At the 100K target for every boot: the app saves the offer and resets, update mode verifies
+    and refuses, the app reports it and stays up (no reset loop on the retained offer). The first
+    boot of a new image does not fit 100K yet (firmware/README.md, "OTA"), so no install here."""
+    esp.heap = "100K"
+    async with observing(mosquitto_broker.host, mosquitto_broker.port, esp.device) as obs:  # type: ignore[attr-defined]
+        await start(esp, obs)
+        got = await run_job(obs, offer(http, fleet, "j-old", firmware.images["2"], version=1))
+        assert [m.body["state"] for m in got] == ["offered", "failed"]
+        assert got[-1].body["reason"].startswith("Rollback")
+        await ends_on(obs, esp, 1, got)
+        hellos = len(obs.of(topics.HELLO))
+        await asyncio.sleep(5)  # the retained offer is back at every connect: it must stay ignored
+        assert len(obs.of(topics.HELLO)) == hellos
+        assert otadata(esp)["running"] == "ota_0"
