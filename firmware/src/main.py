@@ -1,20 +1,20 @@
 # Runs after boot.py on the board (and first on the host, see firmware/host).
-# OTA work (a job in flight, or an offer the app saved: otajob.py) is looked
-# at first: the update mode runs alone in the heap and ends in a reset. Then
-# the node's two message buffers are allocated before the firmware is
-# loaded, and the heap is collected every few KB allocated while it loads:
-# loading leaves garbage between what it keeps, and without the collections
-# the free heap ends in pieces of under 1 KB, too small to finish loading in
-# 100 KB (with them, one piece of ~14 KB is left).
-import flash
-
-job = flash.exists("otajob.json") and __import__("otajob").main()
-import gc  # noqa: E402
+# The node's two message buffers are allocated before the firmware is loaded,
+# and the heap is collected every few KB allocated while it loads: loading
+# leaves garbage between what it keeps, and without the collections the free
+# heap ends in pieces of under 1 KB, too small to finish loading in 100 KB
+# (with them, one piece of ~14 KB is left). Then OTA work (a job in flight,
+# or an offer the app saved: otajob.py) is looked at: the update mode runs
+# there and ends in a reset.
+import gc
 
 gc.threshold(4096)
 from telemetry import MAX_BYTES, SEAL_BYTES  # noqa: E402
 
 tel, out = bytearray(SEAL_BYTES), bytearray(MAX_BYTES)
+import flash  # noqa: E402
+
+job = flash.exists("otajob.json") and __import__("otajob").main()
 import app  # noqa: E402
 
 app.main(tel, out, job)
