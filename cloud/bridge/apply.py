@@ -22,7 +22,7 @@ from cloud.analytics.sql.update import apply_observations
 from cloud.bridge.inbox import DeadLetterIn, Flush
 from cloud.core.types import from_ms
 from cloud.ingest.models import DeadLetter
-from cloud.ingest.store import IngestResult, ingest, observation_rows
+from cloud.ingest.store import IngestResult, ingest
 from cloud.observability import metrics
 from cloud.presence.rules import Evidence, Policy, Transition
 from cloud.presence.service import apply_evidence
@@ -200,7 +200,7 @@ def apply_flush(
         result.ingest = ingest(conn, batches, now=now)
         if rollups and result.ingest.fresh:
             # Audience rollups in the same transaction: committed, and acknowledged, with the rows.
-            apply_observations(conn, [row for b in result.ingest.fresh for row in observation_rows(b)])
+            apply_observations(conn, result.ingest.rows)
         session.commit()
     _count(result)
     return result
