@@ -82,8 +82,16 @@ def payloads(devices: range, batches: int, obs: int) -> list[tuple[str, bytes]]:
 
 
 def publisher(
-    host: str, port: int, devices: list[int], batches: int, obs: int, go: mp.Event, done: mp.Queue
+    host: str,
+    port: int,
+    devices: list[int],
+    batches: int,
+    obs: int,
+    ready: mp.Queue,
+    go: mp.Event,
+    done: mp.Queue,
 ) -> None:
+    """Encode every payload, say so, wait for the start, publish them all; report the CPU spent."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -93,7 +101,9 @@ def publisher(
     c.max_queued_messages_set(0)
     c.connect(host, port, keepalive=60)
     c.loop_start()
+    ready.put(devices[0])
     go.wait()
+    cpu = time.process_time()
     last = None
     for topic, payload in msgs:
         last = c.publish(topic, payload, qos=1)
@@ -101,7 +111,7 @@ def publisher(
         last.wait_for_publish(timeout=300)
     c.loop_stop()
     c.disconnect()
-    done.put(len(msgs))
+    done.put(time.process_time() - cpu)
 
 
 def stored_batches(url: str) -> int:
@@ -124,6 +134,12 @@ def wait_http(url: str, timeout: float = 30) -> None:
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(url)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -225,16 +241,20 @@ def run(args: argparse.Namespace) -> None:
         total_obs = total_batches * args.obs
         per = max(1, args.devices // args.publishers)
         splits = [(i, min(i + per, args.devices)) for i in range(0, args.devices, per)]
-        go, done = mp.Event(), mp.Queue()
+        ready, go, done = mp.Queue(), mp.Event(), mp.Queue()
         pubs = [
             mp.Process(
-                target=publisher, args=("127.0.0.1", mqtt_port, list(s), args.batches, args.obs, go, done)
+                target=publisher,
+                args=("127.0.0.1", mqtt_port, list(s), args.batches, args.obs, ready, go, done),
             )
             for s in splits
         ]
         for p in pubs:
             p.start()
-        time.sleep(2.0)  # publishers encode their payloads before the clock starts
+        for _ in pubs:  # every payload encoded before the clock starts
+            ready.get(timeout=args.timeout)
+        load_before = os.getloadavg()[0]
+        cloud_cpu = cpu_seconds(cloud.pid)
         started = time.perf_counter()
         go.set()
         deadline = time.monotonic() + args.timeout
@@ -243,6 +263,8 @@ def run(args: argparse.Namespace) -> None:
             time.sleep(0.1)
             stored = stored_batches(url)
         elapsed = time.perf_counter() - started
+        cloud_cpu = cpu_seconds(cloud.pid) - cloud_cpu
+        pub_cpu = sum(done.get(timeout=30) for _ in pubs)
         for p in pubs:
             p.join(timeout=30)
         rss = peak_rss_mb(cloud.pid)
@@ -269,6 +291,11 @@ def run(args: argparse.Namespace) -> None:
             f"ratio {e2e / legacy:,.0f}x"
         )
         print(f"   cloud process peak RSS       : {rss:>12,.0f} MB")
+        print(
+            f"   CPU while the clock ran      : cloud {cloud_cpu:.1f} s, publishers {pub_cpu:.1f} s "
+            f"over {elapsed:.1f} s on {os.cpu_count()} cores shared with the broker and the database; "
+            f"load average {load_before:.2f} at the start"
+        )
     finally:
         for p in reversed(procs):
             if p.poll() is None:

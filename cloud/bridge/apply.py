@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from cloud.analytics.sql.update import apply_observations
+from cloud.analytics.sql.update import apply_batches
 from cloud.bridge.inbox import DeadLetterIn, Flush
 from cloud.core.types import from_ms
 from cloud.ingest.models import DeadLetter
@@ -200,7 +200,7 @@ def apply_flush(
         result.ingest = ingest(conn, batches, now=now)
         if rollups and result.ingest.fresh:
             # Audience rollups in the same transaction: committed, and acknowledged, with the rows.
-            apply_observations(conn, result.ingest.rows)
+            apply_batches(conn, result.ingest.fresh)
         session.commit()
     _count(result)
     return result

@@ -41,6 +41,7 @@ from cloud.bridge.mqtt import ConnectionState, Link, Tls, connect
 from cloud.core.config import Settings
 from cloud.core.types import utcnow
 from cloud.exceptions import BrokerUnavailableError
+from cloud.ingest.store import prepare_copy
 from cloud.observability import metrics
 from cloud.presence.rules import Policy
 from cloud.presence.service import sweep_once
@@ -189,8 +190,15 @@ class Bridge:
             batch, self._pending = self._pending, []
             raw = [(str(m.topic), bytes(m.payload)) for m in batch]
             now = utcnow()
-            flush = await asyncio.to_thread(sort, raw, now=now)
+            flush = await asyncio.to_thread(self._sort, raw, now)
             await out.put(_Sorted(batch, flush, now))
+
+    def _sort(self, raw: list[tuple[str, bytes]], now: datetime) -> Flush:
+        flush = sort(raw, now=now)
+        if flush.batches:
+            with self.engine.connect() as conn:
+                flush.batches = prepare_copy(conn, flush.batches)
+        return flush
 
     async def _write(self, link: Link, flushes: asyncio.Queue[_Sorted | None]) -> None:
         """Stage 2: write each decoded flush in one transaction, then acknowledge it."""

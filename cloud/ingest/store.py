@@ -15,13 +15,15 @@ the broker redelivers and step 1 sorts it out.
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, tuple_, update
+from psycopg.copy import Copy, FileWriter
+from sqlalchemy import Connection, bindparam, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud.ingest.models import (
@@ -50,6 +52,15 @@ _ADVANCE_STREAM = (
 )
 _COPY_SQL = f"COPY observation ({', '.join(OBSERVATION_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 _COPY_TYPES = ["text", "text", "int8", "int8", "text", "text", "int2", "int4", "int4", "int4"]
+# New batch keys come back; a key already stored is a duplicate (ON CONFLICT DO NOTHING).
+_INSERT_KEYS_PG = text(
+    "INSERT INTO telemetry_batch (device_id, boot, batch, seq, t0_ms, n_obs, received_at) "
+    "SELECT k.*, :now FROM unnest(CAST(:device_id AS text[]), CAST(:boot AS text[]), "
+    "CAST(:batch AS int8[]), CAST(:seq AS int8[]), CAST(:t0_ms AS int8[]), CAST(:n_obs AS int4[])) AS k "
+    "ON CONFLICT DO NOTHING RETURNING device_id, boot, batch"
+)
+_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # binary COPY header: signature, flags, no extension
+_TRAILER = b"\xff\xff"
 _INSERT_SQL = (
     f"INSERT INTO observation ({', '.join(OBSERVATION_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in OBSERVATION_COLUMNS)})"
@@ -66,6 +77,7 @@ class Batch:
     seq: int
     t0_ms: int
     obs: Sequence[Sequence[Any]]  # [dt_ms, kind, hid, rssi, flags, lat_e6, lon_e6]
+    copy: bytes | None = field(default=None, repr=False, compare=False)  # see prepare_copy
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -80,8 +92,7 @@ class IngestResult:
     gaps_opened: int = 0
     gaps_closed: int = 0
     duplicate_keys: list[tuple[str, str, int]] = field(default_factory=list)
-    fresh: list[Batch] = field(default_factory=list, repr=False)  # the new batches
-    rows: list[tuple[Any, ...]] = field(default_factory=list, repr=False)  # their rows (for the rollups)
+    fresh: list[Batch] = field(default_factory=list, repr=False)  # the new batches (for the rollups)
 
 
 def observation_rows(b: Batch) -> list[tuple[Any, ...]]:
@@ -90,27 +101,77 @@ def observation_rows(b: Batch) -> list[tuple[Any, ...]]:
 
 
 def _insert_keys(conn: Connection, batches: list[Batch], now: datetime) -> set[tuple[str, str, int]]:
-    # One cached statement run as executemany: SQLAlchemy sends it as multi-row INSERTs
-    # ("insertmanyvalues") and collects RETURNING across them; a literal .values([...]) of a whole
-    # flush would be compiled anew every time (a quarter of the flush's Python time in bench/ingest).
-    ins = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = ins(_BATCH).on_conflict_do_nothing().returning(_BATCH.c.device_id, _BATCH.c.boot, _BATCH.c.batch)
-    rows = conn.execute(
-        stmt,
-        [
+    if conn.dialect.name == "postgresql":
+        # One statement whatever the flush's size: the keys travel as seven arrays.
+        rows = conn.execute(
+            _INSERT_KEYS_PG,
             {
-                "device_id": b.device_id,
-                "boot": b.boot,
-                "batch": b.batch,
-                "seq": b.seq,
-                "t0_ms": b.t0_ms,
-                "n_obs": len(b.obs),
-                "received_at": now,
-            }
-            for b in batches
-        ],
-    )
+                "device_id": [b.device_id for b in batches],
+                "boot": [b.boot for b in batches],
+                "batch": [b.batch for b in batches],
+                "seq": [b.seq for b in batches],
+                "t0_ms": [b.t0_ms for b in batches],
+                "n_obs": [len(b.obs) for b in batches],
+                "now": now,
+            },
+        )
+    else:
+        # A cached statement as executemany: SQLAlchemy sends multi-row INSERTs ("insertmanyvalues")
+        # and collects RETURNING across them.
+        rows = conn.execute(
+            sqlite.insert(_BATCH)
+            .on_conflict_do_nothing()
+            .returning(_BATCH.c.device_id, _BATCH.c.boot, _BATCH.c.batch),
+            [
+                {
+                    "device_id": b.device_id,
+                    "boot": b.boot,
+                    "batch": b.batch,
+                    "seq": b.seq,
+                    "t0_ms": b.t0_ms,
+                    "n_obs": len(b.obs),
+                    "received_at": now,
+                }
+                for b in batches
+            ],
+        )
     return {(r[0], r[1], r[2]) for r in rows}
+
+
+def prepare_copy(conn: Connection, batches: list[Batch]) -> list[Batch]:
+    """`batches` with their rows in binary COPY format (PostgreSQL; on SQLite they come back as is).
+
+    Formatting is most of a COPY's Python time; the bridge does it while the previous flush is in
+    the database, so that the flush's transaction only sends bytes. psycopg formats them (a `Copy`
+    into a `FileWriter`, its documented way to produce COPY data without a COPY), one batch at a
+    time, since only the batches that turn out new are written.
+    """
+    if conn.dialect.name != "postgresql":
+        return batches
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    out = []
+    for b in batches:
+        buf = io.BytesIO()
+        with Copy(cur, binary=True, writer=FileWriter(buf)) as copy:
+            copy.set_types(_COPY_TYPES)
+            for row in observation_rows(b):
+                copy.write_row(row)
+        out.append(replace(b, copy=buf.getvalue()[len(_SIGNATURE) : -len(_TRAILER)]))
+    return out
+
+
+def _write_fresh(conn: Connection, fresh: list[Batch]) -> int:
+    # Batches prepared by prepare_copy go in as the bytes they already are (COPY's block mode:
+    # the stream is the header, the rows, the trailer); anything else through write_observations.
+    if conn.dialect.name != "postgresql" or any(b.copy is None for b in fresh):
+        return write_observations(conn, fresh)
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(_COPY_SQL) as copy:  # type: ignore[union-attr]
+        copy.write(_SIGNATURE)
+        for b in fresh:
+            copy.write(b.copy)  # type: ignore[arg-type]
+        copy.write(_TRAILER)
+    return sum(len(b.obs) for b in fresh)
 
 
 def write_observations(conn: Connection, batches: Sequence[Batch]) -> int:
@@ -236,8 +297,7 @@ def ingest(conn: Connection, batches: list[Batch], *, now: datetime) -> IngestRe
     result.batches = len(fresh)
     result.fresh = fresh
     if fresh:
-        result.rows = [row for b in fresh for row in observation_rows(b)]
-        result.observations = write_rows(conn, result.rows)
+        result.observations = _write_fresh(conn, fresh)
         _account(conn, fresh, now, result)
         per_device: dict[str, tuple[int, int]] = defaultdict(lambda: (0, 0))
         for b in fresh:
