@@ -31,7 +31,7 @@ def up(
     simulate: Annotated[int | None, typer.Option(help="Run this many simulated devices.")] = None,
 ) -> None:
     """Run API + MQTT bridge (+ embedded broker, + simulated fleet) in one process."""
-    from cloud.core.collector import settle_after_startup
+    from cloud.core.runtime import settle_after_startup
     from cloud.logs import configure_logging
     from cloud.stack import run_stack
 
