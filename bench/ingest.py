@@ -7,8 +7,9 @@ What it does, all on loopback and bounded in count and time:
 
 1. starts the broker (Mosquitto from the config the cloud generates) and a fresh database;
 2. starts the cloud as its own process (`mobilytics up`), so its peak RSS can be read;
-3. publisher processes (paho, QoS 1: MISSION §10 measured aiomqtt publishers as the bottleneck)
-   send pre-encoded telemetry batches of `--obs` observations for `--devices` devices;
+3. one `mosquitto_pub` per device (C; paho publishers took a fifth of the CPU of a run, on the
+   same 2 cores as the cloud) sends that device's pre-encoded telemetry batches of `--obs`
+   observations at QoS 1, in order, for `--devices` devices; their CPU is printed;
 4. the clock stops when the database holds every batch; observations/s end-to-end is the figure;
 5. in the same run, the same rows are written by a bare COPY (PostgreSQL; executemany in one
    transaction on SQLite) into the same table, and a sample the legacy way (one ORM INSERT and
@@ -21,8 +22,8 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import multiprocessing as mp
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -82,37 +83,33 @@ def payloads(devices: range, batches: int, obs: int) -> list[tuple[str, bytes]]:
     return out
 
 
-def publisher(
-    host: str,
-    port: int,
-    devices: list[int],
-    batches: int,
-    obs: int,
-    ready: mp.Queue,
-    go: mp.Event,
-    done: mp.Queue,
-) -> None:
-    """Encode every payload, say so, wait for the start, publish them all; report the CPU spent."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
+def publisher_lines(work: Path, dev: int, batches: int, obs: int) -> Path:
+    """One device's telemetry batches, encoded before the clock starts, one message per line."""
+    path = work / f"{device_id(dev)}.jsonl"
+    path.write_bytes(b"".join(p + b"\n" for _, p in payloads(range(dev, dev + 1), batches, obs)))
+    return path
 
-    msgs = payloads(range(devices[0], devices[1]), batches, obs)
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{devices[0]}", clean_session=True)
-    c.max_inflight_messages_set(1000)
-    c.max_queued_messages_set(0)
-    c.connect(host, port, keepalive=60)
-    c.loop_start()
-    ready.put(devices[0])
-    go.wait()
-    cpu = time.process_time()
-    last = None
-    for topic, payload in msgs:
-        last = c.publish(topic, payload, qos=1)
-    if last is not None:
-        last.wait_for_publish(timeout=300)
-    c.loop_stop()
-    c.disconnect()
-    done.put(time.process_time() - cpu)
+
+def publish(host: str, port: int, dev: int, lines: Path) -> subprocess.Popen[bytes]:
+    """mosquitto_pub (C, libmosquitto) sending a device's lines at QoS 1, in order: the load generator
+    should leave the 2 cores to the cloud, the broker and the database (paho publishers took a
+    fifth of the CPU of a run)."""
+    tool = shutil.which("mosquitto_pub")
+    if tool is None:
+        raise SystemExit("bench/ingest.py needs mosquitto_pub (Debian: mosquitto-clients)")
+    argv = [tool, "-h", host, "-p", str(port), "-q", "1", "-i", f"bench-pub-{dev}", "-l"]
+    argv += ["-t", f"mob/v1/{device_id(dev)}/telemetry"]
+    with lines.open("rb") as stdin:
+        return subprocess.Popen(argv, stdin=stdin)
+
+
+def reap(procs: list[subprocess.Popen[bytes]], timeout: float) -> float:
+    """Wait for the publishers; the CPU seconds (user + system) they used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    for p in procs:
+        p.wait(timeout=timeout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def stored_batches(conn: Connection) -> int:
@@ -137,6 +134,27 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (/proc/PID/stat fields 14 and 15)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu_seconds(db_name: str | None) -> float:
+    """CPU so far of the PostgreSQL backends connected to the bench's database (0 on SQLite)."""
+    if db_name is None:
+        return 0.0
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (db_name,))]
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except (FileNotFoundError, PermissionError):  # gone, or another user's: not counted
+            continue
+    return total
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(all, stolen) CPU ticks of the machine so far (/proc/stat): a VM's neighbours take the steal."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return sum(fields[:8]), fields[7]
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -236,25 +254,14 @@ def run(args: argparse.Namespace) -> None:
 
         total_batches = args.devices * args.batches
         total_obs = total_batches * args.obs
-        per = max(1, args.devices // args.publishers)
-        splits = [(i, min(i + per, args.devices)) for i in range(0, args.devices, per)]
-        ready, go, done = mp.Queue(), mp.Event(), mp.Queue()
-        pubs = [
-            mp.Process(
-                target=publisher,
-                args=("127.0.0.1", mqtt_port, list(s), args.batches, args.obs, ready, go, done),
-            )
-            for s in splits
-        ]
-        for p in pubs:
-            p.start()
-        for _ in pubs:  # every payload encoded before the clock starts
-            ready.get(timeout=args.timeout)
+        lines = [publisher_lines(work, i, args.batches, args.obs) for i in range(args.devices)]
         poll_engine = make_engine(url)
         load_before = os.getloadavg()[0]
         cloud_cpu = cpu_seconds(cloud.pid)
+        db_cpu = backend_cpu_seconds(db_name)
+        ticks = cpu_ticks()
         started = time.perf_counter()
-        go.set()
+        pubs = [publish("127.0.0.1", mqtt_port, i, path) for i, path in enumerate(lines)]
         deadline = time.monotonic() + args.timeout
         stored = 0
         with poll_engine.connect() as poll:
@@ -263,10 +270,10 @@ def run(args: argparse.Namespace) -> None:
                 stored = stored_batches(poll)
         elapsed = time.perf_counter() - started
         cloud_cpu = cpu_seconds(cloud.pid) - cloud_cpu
+        db_cpu = backend_cpu_seconds(db_name) - db_cpu
+        all_ticks, stolen = (b - a for a, b in zip(ticks, cpu_ticks(), strict=True))
         poll_engine.dispose()
-        pub_cpu = sum(done.get(timeout=30) for _ in pubs)
-        for p in pubs:
-            p.join(timeout=30)
+        pub_cpu = reap(pubs, timeout=30)
         rss = peak_rss_mb(cloud.pid)
         cloud.send_signal(signal.SIGTERM)
         cloud.wait(timeout=30)
@@ -277,7 +284,7 @@ def run(args: argparse.Namespace) -> None:
         print(f"== ingest benchmark: {label}")
         print(
             f"   {args.devices} devices x {args.batches} batches x {args.obs} obs = {total_obs:,} obs, "
-            f"{args.publishers} paho publisher processes, QoS 1"
+            f"one mosquitto_pub per device, QoS 1"
         )
         print(
             f"   stored {stored:,}/{total_batches:,} batches in {elapsed:.2f} s"
@@ -292,9 +299,11 @@ def run(args: argparse.Namespace) -> None:
         )
         print(f"   cloud process peak RSS       : {rss:>12,.0f} MB")
         print(
-            f"   CPU while the clock ran      : cloud {cloud_cpu:.1f} s, publishers {pub_cpu:.1f} s "
-            f"over {elapsed:.1f} s on {os.cpu_count()} cores shared with the broker and the database; "
-            f"load average {load_before:.2f} at the start"
+            f"   CPU while the clock ran      : cloud {cloud_cpu:.1f} s, publishers {pub_cpu:.1f} s, "
+            + (f"database backends {db_cpu:.1f} s " if db_name else "")
+            + f"over {elapsed:.1f} s on {os.cpu_count()} cores shared with the broker and the database; "
+            f"load average {load_before:.2f} at the start, {stolen / max(all_ticks, 1):.0%} of the CPU time "
+            "stolen by the hypervisor while the clock ran"
         )
     finally:
         for p in reversed(procs):
@@ -319,7 +328,6 @@ def main() -> None:
     ap.add_argument("--devices", type=int, default=20)
     ap.add_argument("--batches", type=int, default=100, help="batches per device")
     ap.add_argument("--obs", type=int, default=200, help="observations per batch (protocol max 500)")
-    ap.add_argument("--publishers", type=int, default=2)
     ap.add_argument("--legacy-rows", type=int, default=2000)
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
