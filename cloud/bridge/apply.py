@@ -112,29 +112,26 @@ def _lock_devices(session: Session, ids: set[str], now: datetime) -> dict[str, D
     table = Device.__table__  # type: ignore[attr-defined]
     ins = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(
-        ins(table)
-        .values(
-            [
-                {
-                    "id": i,
-                    "state": DeviceState.ACTIVE,
-                    "status": "unknown",
-                    "labels": {},
-                    "sleep_schedule": [],
-                    "capabilities": [],
-                    "health": {},
-                    "connected": False,
-                    "flap_score": 0.0,
-                    "flapping": False,
-                    "heartbeats": 0,
-                    "telemetry_batches": 0,
-                    "observations": 0,
-                    "created_at": now,
-                }
-                for i in sorted(ids)
-            ]
-        )
-        .on_conflict_do_nothing()
+        ins(table).on_conflict_do_nothing(),  # one cached statement as executemany, not a fresh VALUES
+        [
+            {
+                "id": i,
+                "state": DeviceState.ACTIVE,
+                "status": "unknown",
+                "labels": {},
+                "sleep_schedule": [],
+                "capabilities": [],
+                "health": {},
+                "connected": False,
+                "flap_score": 0.0,
+                "flapping": False,
+                "heartbeats": 0,
+                "telemetry_batches": 0,
+                "observations": 0,
+                "created_at": now,
+            }
+            for i in sorted(ids)
+        ],
     )
     rows = session.exec(
         select(Device).where(col(Device.id).in_(sorted(ids))).order_by(col(Device.id)).with_for_update()
