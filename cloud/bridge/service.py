@@ -187,7 +187,10 @@ class Bridge:
                         await self._full.wait()
                 except TimeoutError:
                     pass
-            batch, self._pending = self._pending, []
+            # At most flush_max_messages: after a backlog, one giant flush would leave nothing for
+            # the other stage to overlap with (and hold all of it in memory at once).
+            cut = self.config.flush_max_messages
+            batch, self._pending = self._pending[:cut], self._pending[cut:]
             raw = [(str(m.topic), bytes(m.payload)) for m in batch]
             now = utcnow()
             flush = await asyncio.to_thread(self._sort, raw, now)
