@@ -105,7 +105,7 @@ def _v1(v: str) -> bool:
 
 
 def _rows_ok(rows: list[tuple[object, ...]]) -> bool:
-    # Every hid lowercase hex (one C scan over all of them), and lat_e6/lon_e6 both null or neither.
-    if "".join([r[2] for r in rows]).strip(HEX):  # type: ignore[misc]
-        return False
-    return all((r[5] is None) is (r[6] is None) for r in rows)
+    # lat_e6/lon_e6 both null or neither (a row that breaks it drops out of the list), and every hid
+    # lowercase hex (one C scan over all of them).
+    hids = [r[2] for r in rows if (r[5] is None) is (r[6] is None)]
+    return len(hids) == len(rows) and not "".join(hids).strip(HEX)  # type: ignore[arg-type]
