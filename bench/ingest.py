@@ -164,8 +164,10 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def bare_copy_rate(url: str, devices: int, batches: int, obs: int) -> tuple[float, int]:
-    """The same rows, written by the store's own fast path (COPY / executemany) in one transaction."""
+def bare_copy_rate(url: str, devices: int, batches: int, obs: int, runs: int) -> tuple[float, int]:
+    """The same rows, written by the store's own fast path (COPY / executemany) in one transaction;
+    the best of `runs` (the slower ones met autovacuum or a checkpoint after the end-to-end run, and
+    a slow baseline would flatter the ratio)."""
     engine = make_engine(url)
     bs = [
         Batch(device_id(i), "c0c0c0c0", n, n, T0 + n * 1000, batch_rows(device_id(i), n, obs))
@@ -173,10 +175,13 @@ def bare_copy_rate(url: str, devices: int, batches: int, obs: int) -> tuple[floa
         for i in range(devices)
     ]
     try:
-        started = time.perf_counter()
-        with engine.begin() as conn:
-            rows = write_observations(conn, bs)
-        return rows / (time.perf_counter() - started), rows
+        best = 0.0
+        for _ in range(runs):
+            started = time.perf_counter()
+            with engine.begin() as conn:
+                rows = write_observations(conn, bs)
+            best = max(best, rows / (time.perf_counter() - started))
+        return best, rows
     finally:
         engine.dispose()
 
@@ -282,7 +287,7 @@ def run(args: argparse.Namespace) -> None:
         cloud.wait(timeout=30)
         e2e = stored * args.obs / elapsed
 
-        copy_rate, copy_rows = bare_copy_rate(url, args.devices, args.batches, args.obs)
+        copy_rate, copy_rows = bare_copy_rate(url, args.devices, args.batches, args.obs, args.copy_runs)
         legacy = legacy_rate(url, args.legacy_rows)
         print(f"== ingest benchmark: {label}")
         print(
@@ -294,7 +299,8 @@ def run(args: argparse.Namespace) -> None:
             + ("" if stored == total_batches else "  (TIMED OUT)")
         )
         print(f"   end-to-end into the database : {e2e:>12,.0f} obs/s")
-        what = "bare COPY (binary)" if not args.embedded else "bare executemany, 1 txn"
+        what = "bare COPY" if not args.embedded else "bare executemany"  # binary; one transaction
+        what += f", best of {args.copy_runs}"
         print(f"   {what:<29}: {copy_rate:>12,.0f} rows/s ({copy_rows:,} rows)   ratio {e2e / copy_rate:.0%}")
         print(
             f"   legacy ORM INSERT+COMMIT/row : {legacy:>12,.0f} rows/s ({args.legacy_rows:,} rows)   "
@@ -333,6 +339,7 @@ def main() -> None:
     ap.add_argument("--devices", type=int, default=20)
     ap.add_argument("--batches", type=int, default=100, help="batches per device")
     ap.add_argument("--obs", type=int, default=200, help="observations per batch (protocol max 500)")
+    ap.add_argument("--copy-runs", type=int, default=3, help="bare COPY repetitions (the best counts)")
     ap.add_argument("--legacy-rows", type=int, default=2000)
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
