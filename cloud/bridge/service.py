@@ -197,10 +197,14 @@ class Bridge:
             await out.put(_Sorted(batch, flush, now))
 
     def _sort(self, raw: list[tuple[str, bytes]], now: datetime) -> Flush:
+        """Decode a flush and format its COPY data ahead (psycopg needs a connection for that)."""
         flush = sort(raw, now=now)
         if flush.batches:
-            with self.engine.connect() as conn:
-                flush.batches = prepare_copy(conn, flush.batches)
+            try:
+                with self.engine.connect() as conn:
+                    flush.batches = prepare_copy(conn, flush.batches)
+            except OperationalError as e:  # the write stage formats them itself, and retries the database
+                log.warning("bridge.copy_not_prepared", error=str(e).splitlines()[0])
         return flush
 
     async def _write(self, link: Link, flushes: asyncio.Queue[_Sorted | None]) -> None:
