@@ -173,20 +173,24 @@ def _write_fresh(conn: Connection, fresh: list[Batch]) -> int:
 
 
 def write_observations(conn: Connection, batches: Sequence[Batch]) -> int:
-    """The rows of `batches` through `write_rows`. Returns rows written."""
-    return write_rows(conn, [row for b in batches for row in observation_rows(b)])
+    """The fast path: binary COPY on PostgreSQL, one executemany on SQLite. Returns rows written.
 
-
-def write_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
-    """The fast path: binary COPY on PostgreSQL, one executemany on SQLite. Returns rows written."""
+    Rows are made batch by batch inside the COPY, never as one list: a million tuples alive at
+    once cost the collector, and the server works on the first rows while the last are made.
+    """
+    n = 0
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
         with raw.cursor() as cur, cur.copy(_COPY_SQL) as copy:  # type: ignore[union-attr]
             copy.set_types(_COPY_TYPES)
             write = copy.write_row
-            for row in rows:
-                write(row)
-    elif rows:
+            for b in batches:
+                for row in observation_rows(b):
+                    write(row)
+                n += len(b.obs)
+        return n
+    rows = [row for b in batches for row in observation_rows(b)]
+    if rows:
         conn.exec_driver_sql(_INSERT_SQL, rows)
     return len(rows)
 
