@@ -14,7 +14,8 @@ from datetime import datetime
 from cloud.bridge.telemetry import decode_batch
 from cloud.ingest.store import Batch
 from protocol import topics
-from protocol.codec import Message, decode, encode, error_body, make
+from protocol.codec import Message, decode, encode, make
+from protocol.error_reply import error_body
 from protocol.errors import ProtocolError
 
 # Types the bridge applies to the registry/presence/shadow (telemetry goes to the ingest store).

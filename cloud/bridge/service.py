@@ -48,7 +48,7 @@ from cloud.presence.service import sweep_once
 from cloud.registry import heartbeats
 from cloud.rollouts import service as rollouts
 from cloud.shadow.service import desired_message, unpublished
-from protocol import topics
+from protocol import subscriptions
 
 log = structlog.get_logger("cloud.bridge")
 
@@ -128,7 +128,7 @@ class Bridge:
                     generation=self._generation,
                     tls=self.config.tls,
                 ) as link:
-                    for f in topics.subscription(topics.CLOUD):
+                    for f in subscriptions.subscription(subscriptions.CLOUD):
                         await link.client.subscribe(f, qos=1)
                     self.state = ConnectionState.CONNECTED
                     log.info("bridge.connected", host=self.config.host, port=self.config.port)
