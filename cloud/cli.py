@@ -31,10 +31,12 @@ def up(
     simulate: Annotated[int | None, typer.Option(help="Run this many simulated devices.")] = None,
 ) -> None:
     """Run API + MQTT bridge (+ embedded broker, + simulated fleet) in one process."""
+    from cloud.core.runtime import settle_after_startup
     from cloud.logs import configure_logging
     from cloud.stack import run_stack
 
     configure_logging()
+    settle_after_startup()
     try:
         settings = Settings.from_env(
             api_host=host, api_port=port, mqtt_port=mqtt_port, broker=broker, db=db, simulate=simulate

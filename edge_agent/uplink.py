@@ -27,7 +27,7 @@ import structlog
 
 from edge_agent.config import MqttConfig
 from edge_agent.exceptions import UplinkError
-from protocol import topics
+from protocol import subscriptions, topics
 
 log = structlog.get_logger(__name__)
 
@@ -75,7 +75,7 @@ class Link:
             await self._client.publish(
                 topics.topic(self._device_id, channel),
                 payload,
-                qos=topics.QOS[channel],
+                qos=subscriptions.QOS[channel],
                 retain=retain,
                 timeout=self._config.publish_timeout_s,
             )
@@ -84,7 +84,7 @@ class Link:
 
     async def subscribe_downlink(self) -> None:
         try:
-            for topic in topics.subscription(topics.DEVICE, self._device_id):
+            for topic in subscriptions.subscription(subscriptions.DEVICE, self._device_id):
                 await self._client.subscribe(topic, qos=1)
         except aiomqtt.MqttError as e:
             raise self._error("subscribe", e) from e

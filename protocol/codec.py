@@ -4,7 +4,6 @@
     encode(message, check=True) -> bytes        validates first, compact JSON
     encode_into(message, buf, check=True) -> n  the same bytes written into buf[:n] (a device's heap)
     make(type, device, boot, seq, ts, body)     a Message of this codec's version
-    error_body(err, topic=None, seq=None)       the body of an "error" reply to a rejected message
 
 Checks run in the order SPEC.md ("Decoding order") fixes, so that every interpreter names the same
 error for the same input: topic, size, JSON, envelope, topic agreement, body. Body checks live per
@@ -32,7 +31,7 @@ from protocol.errors import (
     UNSUPPORTED_VERSION,
     ProtocolError,
 )
-from protocol.fields import BOOT_ID, INT31, INT53, TEXT, bad, get, matches
+from protocol.fields import BOOT_ID, INT31, INT53, bad, get, matches
 from protocol.topics import CHANNEL_TYPE, CHANNELS, DOWNLINK, MAJOR, TYPE_CHANNEL, is_device_id, parse_topic
 from protocol.topics import topic as make_topic
 
@@ -170,22 +169,6 @@ def encode_into(msg: Message, buf: bytearray, check: bool = True) -> int:
     except (TypeError, ValueError) as e:
         raise _not_json(e)  # noqa: B904
     return out.n
-
-
-def error_body(err: ProtocolError, topic: str | None = None, seq: int | None = None) -> dict:
-    """The body of the "error" message answering a rejected message; ``topic`` and ``seq`` are the
-    offending message's, when known (a seq outside the protocol's range is left out)."""
-    body = {"code": err.code, "reason": err.reason[: TEXT[4]]}
-    if err.field is not None:
-        body["field"] = err.field[:64]
-    ref = {}
-    if topic is not None:
-        ref["topic"] = topic[:256]
-    if type(seq) is int and 0 <= seq <= INT31:
-        ref["seq"] = seq
-    if ref:
-        body["ref"] = ref
-    return body
 
 
 def _check_body(t, body):

@@ -44,15 +44,6 @@ CHANNEL_TYPE = {
 }
 TYPE_CHANNEL = {t: c for c, t in CHANNEL_TYPE.items()}
 
-# Heartbeats are QoS 0: one is only worth something when fresh, and the presence grace absorbs a lost
-# one. Everything else is QoS 1 (at least once; receivers deduplicate).
-QOS = {c: (0 if c == HEARTBEAT else 1) for c in CHANNELS}
-# Retained: the state a (re)connecting subscriber must see at once.
-RETAINED = (STATUS, CONFIG_DESIRED, OTA_OFFER)
-
-CLOUD = "cloud"
-DEVICE = "device"
-
 _ID_FIRST = "abcdefghijklmnopqrstuvwxyz0123456789"
 _ID_CHARS = _ID_FIRST + "-"
 
@@ -98,20 +89,3 @@ def parse_topic(value: str) -> tuple[int, str, str]:
     if major == MAJOR and parts[3] not in CHANNEL_TYPE:
         raise ProtocolError(UNKNOWN_CHANNEL, "topic channel is not a protocol v1 channel", "topic")
     return major, parts[2], parts[3]
-
-
-def subscription(side: str, device_id: str | None = None) -> list[str]:
-    """Topic filters a side subscribes to.
-
-    cloud: the uplink channels of every device (or of ``device_id``) under every major, so that a
-    device speaking an unknown major is heard and answered with unsupported_version.
-    device: its own downlink channels; ``device_id`` is required.
-    """
-    if side == CLOUD:
-        who = "+" if device_id is None else device_id
-        if device_id is not None and not is_device_id(device_id):
-            raise ProtocolError(BAD_DEVICE_ID, "device id must match [a-z0-9][a-z0-9-]{2,62}", "device")
-        return [f"{ROOT}/+/{who}/{c}" for c in UPLINK]
-    if side == DEVICE:
-        return [topic(device_id, c) for c in DOWNLINK]
-    raise ValueError(f"side must be {CLOUD!r} or {DEVICE!r}")

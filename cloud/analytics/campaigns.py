@@ -111,6 +111,11 @@ class Attribution:
         for r in runs:
             self._runs.setdefault(r.asset_id, []).append(r)
 
+    @property
+    def devices(self) -> frozenset[str]:
+        """The sensors with a mount (anywhere in the loaded span)."""
+        return frozenset(self._mounts)
+
     def asset_at(self, device_id: str, ts_ms: int) -> str | None:
         entry = self._mounts.get(device_id)
         if entry is None:

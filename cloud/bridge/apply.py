@@ -18,11 +18,11 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from cloud.analytics.sql.update import apply_observations
+from cloud.analytics.sql.update import apply_batches
 from cloud.bridge.inbox import DeadLetterIn, Flush
 from cloud.core.types import from_ms
 from cloud.ingest.models import DeadLetter
-from cloud.ingest.store import IngestResult, ingest, observation_rows
+from cloud.ingest.store import IngestResult, ingest
 from cloud.observability import metrics
 from cloud.presence.rules import Evidence, Policy, Transition
 from cloud.presence.service import apply_evidence
@@ -112,29 +112,26 @@ def _lock_devices(session: Session, ids: set[str], now: datetime) -> dict[str, D
     table = Device.__table__  # type: ignore[attr-defined]
     ins = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(
-        ins(table)
-        .values(
-            [
-                {
-                    "id": i,
-                    "state": DeviceState.ACTIVE,
-                    "status": "unknown",
-                    "labels": {},
-                    "sleep_schedule": [],
-                    "capabilities": [],
-                    "health": {},
-                    "connected": False,
-                    "flap_score": 0.0,
-                    "flapping": False,
-                    "heartbeats": 0,
-                    "telemetry_batches": 0,
-                    "observations": 0,
-                    "created_at": now,
-                }
-                for i in sorted(ids)
-            ]
-        )
-        .on_conflict_do_nothing()
+        ins(table).on_conflict_do_nothing(),  # one cached statement as executemany, not a fresh VALUES
+        [
+            {
+                "id": i,
+                "state": DeviceState.ACTIVE,
+                "status": "unknown",
+                "labels": {},
+                "sleep_schedule": [],
+                "capabilities": [],
+                "health": {},
+                "connected": False,
+                "flap_score": 0.0,
+                "flapping": False,
+                "heartbeats": 0,
+                "telemetry_batches": 0,
+                "observations": 0,
+                "created_at": now,
+            }
+            for i in sorted(ids)
+        ],
     )
     rows = session.exec(
         select(Device).where(col(Device.id).in_(sorted(ids))).order_by(col(Device.id)).with_for_update()
@@ -200,7 +197,7 @@ def apply_flush(
         result.ingest = ingest(conn, batches, now=now)
         if rollups and result.ingest.fresh:
             # Audience rollups in the same transaction: committed, and acknowledged, with the rows.
-            apply_observations(conn, [row for b in result.ingest.fresh for row in observation_rows(b)])
+            apply_batches(conn, result.ingest.fresh)
         session.commit()
     _count(result)
     return result

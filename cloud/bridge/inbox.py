@@ -1,6 +1,7 @@
 """Sorting one flush of raw MQTT messages: telemetry batches, presence/registry messages, dead letters.
 
-Pure: bytes in, decisions out. Every payload goes through the protocol codec once; whatever it
+Pure: bytes in, decisions out. A well-formed telemetry batch is decoded on the fast path
+(cloud/bridge/telemetry.py); every other payload goes through the protocol codec; whatever it
 rejects becomes a dead letter (topic, raw bytes, reason) and, when the topic names a device, an
 error reply for that device's error channel.
 """
@@ -10,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from cloud.bridge.telemetry import decode_batch
 from cloud.ingest.store import Batch
 from protocol import topics
-from protocol.codec import Message, decode, encode, error_body, make
+from protocol.codec import Message, decode, encode, make
+from protocol.error_reply import error_body
 from protocol.errors import ProtocolError
 
 # Types the bridge applies to the registry/presence/shadow (telemetry goes to the ingest store).
@@ -69,6 +72,10 @@ def sort(raw: list[tuple[str, bytes]], *, now: datetime) -> Flush:
     flush = Flush()
     now_ms = int(now.timestamp() * 1000)
     for topic, payload in raw:
+        batch = decode_batch(topic, payload)
+        if batch is not None:
+            flush.batches.append(batch)
+            continue
         try:
             msg = decode(payload, topic)
         except ProtocolError as e:

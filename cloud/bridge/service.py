@@ -3,9 +3,15 @@
 Tasks, all owned by one TaskGroup per connection:
 
 * ``bridge.receive`` appends every arriving message to the pending flush;
-* ``bridge.write`` takes the pending flush when it is full or `flush_interval_ms` old, sorts and
-  writes it in a worker thread (one transaction), then acknowledges its QoS 1 messages and
-  publishes error replies; meanwhile the next flush fills;
+* ``bridge.decode`` takes the pending flush when it is full or `flush_interval_ms` old and decodes
+  and sorts it in a worker thread, then hands it to ``bridge.write`` through a one-slot queue;
+* ``bridge.write`` writes each sorted flush in another worker thread (one transaction), then
+  acknowledges its QoS 1 messages and publishes error replies.
+
+The two stages are a pipeline: flush N+1 is decoded (Python, holding the GIL) while flush N waits
+on the database (another process, another core). Flushes are written, committed and acknowledged
+in arrival order, one at a time, so the ingest store sees each device's batches in the order the
+broker delivered them, exactly as without the pipeline; the one-slot queue bounds what is held.
 * ``bridge.sweep`` runs the presence sweeper, the heartbeat-sample retention and the desired-config
   outbox every `sweep_interval_s`.
 
@@ -20,7 +26,7 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiomqtt
@@ -29,19 +35,20 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from cloud.bridge.apply import FlushResult, apply_flush
-from cloud.bridge.inbox import sort
+from cloud.bridge.apply import apply_flush
+from cloud.bridge.inbox import Flush, sort
 from cloud.bridge.mqtt import ConnectionState, Link, Tls, connect
 from cloud.core.config import Settings
 from cloud.core.types import utcnow
 from cloud.exceptions import BrokerUnavailableError
+from cloud.ingest.store import prepare_copy
 from cloud.observability import metrics
 from cloud.presence.rules import Policy
 from cloud.presence.service import sweep_once
 from cloud.registry import heartbeats
 from cloud.rollouts import service as rollouts
 from cloud.shadow.service import desired_message, unpublished
-from protocol import topics
+from protocol import subscriptions
 
 log = structlog.get_logger("cloud.bridge")
 
@@ -82,6 +89,15 @@ class BridgeConfig:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Sorted:
+    """A decoded flush on its way to the database, with the messages it acknowledges once committed."""
+
+    messages: list[aiomqtt.Message]
+    flush: Flush
+    now: datetime
+
+
 class Bridge:
     def __init__(self, engine: Engine, config: BridgeConfig) -> None:
         self.engine = engine
@@ -112,7 +128,7 @@ class Bridge:
                     generation=self._generation,
                     tls=self.config.tls,
                 ) as link:
-                    for f in topics.subscription(topics.CLOUD):
+                    for f in subscriptions.subscription(subscriptions.CLOUD):
                         await link.client.subscribe(f, qos=1)
                     self.state = ConnectionState.CONNECTED
                     log.info("bridge.connected", host=self.config.host, port=self.config.port)
@@ -131,9 +147,11 @@ class Bridge:
 
     async def _serve(self, link: Link) -> None:
         self._pending = []
+        sorted_flushes: asyncio.Queue[_Sorted | None] = asyncio.Queue(maxsize=1)
         async with asyncio.TaskGroup() as tg:
             receive = tg.create_task(self._receive(link), name="bridge.receive")
-            tg.create_task(self._write(link, receive), name="bridge.write")
+            tg.create_task(self._decode(receive, sorted_flushes), name="bridge.decode")
+            tg.create_task(self._write(link, sorted_flushes), name="bridge.write")
             sweep = tg.create_task(self._sweep(link), name="bridge.sweep")
             await self._stop.wait()
             receive.cancel()
@@ -149,12 +167,14 @@ class Bridge:
         except aiomqtt.MqttError as e:
             raise BrokerUnavailableError(host=self.config.host, port=self.config.port, reason=str(e)) from e
 
-    async def _write(self, link: Link, receive: asyncio.Task[None]) -> None:
+    async def _decode(self, receive: asyncio.Task[None], out: asyncio.Queue[_Sorted | None]) -> None:
+        """Stage 1: cut the pending messages into flushes and decode them; None ends the stream."""
         interval = self.config.flush_interval_ms / 1000
         while True:
             if not self._pending:
                 if receive.done():
-                    return  # stopping, and everything received is written
+                    await out.put(None)  # stopping, and everything received is decoded
+                    return
                 self._arrived.clear()
                 waiter = asyncio.ensure_future(self._arrived.wait())
                 await asyncio.wait({waiter, receive}, return_when=asyncio.FIRST_COMPLETED)
@@ -167,37 +187,56 @@ class Bridge:
                         await self._full.wait()
                 except TimeoutError:
                     pass
-            batch, self._pending = self._pending, []
-            await self._flush(link, batch)
+            # At most flush_max_messages: after a backlog, one giant flush would leave nothing for
+            # the other stage to overlap with (and hold all of it in memory at once).
+            cut = self.config.flush_max_messages
+            batch, self._pending = self._pending[:cut], self._pending[cut:]
+            raw = [(str(m.topic), bytes(m.payload)) for m in batch]
+            now = utcnow()
+            flush = await asyncio.to_thread(self._sort, raw, now)
+            await out.put(_Sorted(batch, flush, now))
 
-    async def _flush(self, link: Link, messages: list[aiomqtt.Message]) -> None:
-        raw = [(str(m.topic), bytes(m.payload)) for m in messages]
+    def _sort(self, raw: list[tuple[str, bytes]], now: datetime) -> Flush:
+        """Decode a flush and format its COPY data ahead (psycopg needs a connection for that)."""
+        flush = sort(raw, now=now)
+        if flush.batches:
+            try:
+                with self.engine.connect() as conn:
+                    flush.batches = prepare_copy(conn, flush.batches)
+            except OperationalError as e:  # the write stage formats them itself, and retries the database
+                log.warning("bridge.copy_not_prepared", error=str(e).splitlines()[0])
+        return flush
+
+    async def _write(self, link: Link, flushes: asyncio.Queue[_Sorted | None]) -> None:
+        """Stage 2: write each decoded flush in one transaction, then acknowledge it."""
+        while (item := await flushes.get()) is not None:
+            await self._flush(link, item)
+
+    async def _flush(self, link: Link, item: _Sorted) -> None:
         delay = 0.1
         while True:
             started = time.perf_counter()
             try:
-                outcome = await asyncio.to_thread(self._apply, raw)
+                await asyncio.to_thread(
+                    apply_flush,
+                    self.engine,
+                    item.flush,
+                    policy=self.config.policy,
+                    now=item.now,
+                    rollups=self.config.rollups,
+                )
                 break
             except OperationalError as e:  # database away: keep the messages unacknowledged and retry
                 log.error("bridge.flush_failed", error=str(e).splitlines()[0], retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
-        metrics.FLUSH_MESSAGES.observe(len(messages))
+        metrics.FLUSH_MESSAGES.observe(len(item.messages))
         if link.generation == self._generation:
-            for m in messages:
+            for m in item.messages:
                 link.ack(m)
-        _result, replies = outcome
-        for topic, payload in replies:
-            await link.publish(topic, payload, qos=1)
-
-    def _apply(self, raw: list[tuple[str, bytes]]) -> tuple[FlushResult, list[tuple[str, bytes]]]:
-        now = utcnow()
-        flush = sort(raw, now=now)
-        result = apply_flush(
-            self.engine, flush, policy=self.config.policy, now=now, rollups=self.config.rollups
-        )
-        return result, [(r.topic, r.payload) for r in flush.replies]
+        for r in item.flush.replies:
+            await link.publish(r.topic, r.payload, qos=1)
 
     async def _sweep(self, link: Link) -> None:
         while True:

@@ -49,7 +49,6 @@ def to_ms(dt: datetime) -> int:
 class World:
     attribution: Attribution
     campaigns: dict[str, CoreCampaign]  # without spots: `with_spots` adds the ones a flush needs
-    infrastructure: frozenset[str]
 
 
 def core_campaign(row: object, zones: tuple = ()) -> CoreCampaign:  # type: ignore[type-arg]
@@ -90,9 +89,7 @@ def load_campaigns(conn: Connection, campaign_ids: Collection[str]) -> dict[str,
     return {r.id: core_campaign(r, zones.get(r.id, ())) for r in rows}
 
 
-def load_world(
-    conn: Connection, *, device_ids: Collection[str], t_min: int, t_max: int, hids: Collection[str]
-) -> World:
+def load_world(conn: Connection, *, device_ids: Collection[str], t_min: int, t_max: int) -> World:
     """Mounts of these sensors and the campaign windows of their assets overlapping [t_min, t_max]."""
     lo, hi = from_ms(t_min), from_ms(t_max)
     mounts = [
@@ -119,11 +116,14 @@ def load_world(
                 select(_CA).where(_CA.c.asset_id.in_(assets), _CA.c.starts_at <= hi, _CA.c.ends_at > lo)
             )
         ]
-    campaigns = load_campaigns(conn, {r.campaign_id for r in runs})
-    infra: frozenset[str] = frozenset()
-    if hids:
-        infra = frozenset(conn.execute(select(_I.c.hid).where(_I.c.hid.in_(sorted(hids)))).scalars())
-    return World(Attribution(mounts, runs), campaigns, infra)
+    return World(Attribution(mounts, runs), load_campaigns(conn, {r.campaign_id for r in runs}))
+
+
+def load_infrastructure(conn: Connection, hids: Collection[str]) -> frozenset[str]:
+    """The ones among ``hids`` on the infrastructure list (fixed routers and the like)."""
+    if not hids:
+        return frozenset()
+    return frozenset(conn.execute(select(_I.c.hid).where(_I.c.hid.in_(sorted(hids)))).scalars())
 
 
 def with_spots(

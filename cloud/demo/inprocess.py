@@ -15,7 +15,7 @@ import time
 
 import aiomqtt
 
-from protocol import topics
+from protocol import subscriptions, topics
 from protocol.codec import encode, make
 
 HEARTBEAT_S = 5
@@ -95,7 +95,7 @@ async def run_device(device: SimulatedDevice, host: str, port: int) -> None:
                 await client.publish(
                     topics.topic(device.device_id, topics.HEARTBEAT),
                     device.heartbeat(),
-                    qos=topics.QOS[topics.HEARTBEAT],
+                    qos=subscriptions.QOS[topics.HEARTBEAT],
                 )
                 next_heartbeat = time.monotonic() + HEARTBEAT_S
             await client.publish(topics.topic(device.device_id, topics.TELEMETRY), device.telemetry(), qos=1)

@@ -15,13 +15,15 @@ the broker redelivers and step 1 sorts it out.
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_, update
+from psycopg.copy import Copy, FileWriter
+from sqlalchemy import Connection, bindparam, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud.ingest.models import (
@@ -38,8 +40,27 @@ _STREAM = TelemetryStream.__table__  # type: ignore[attr-defined]
 _GAP = TelemetryGap.__table__  # type: ignore[attr-defined]
 _DEVICE = Device.__table__  # type: ignore[attr-defined]
 
+# The per-stream high-water mark and count, for an executemany (bind names must not be column names).
+_ADVANCE_STREAM = (
+    update(_STREAM)
+    .where(_STREAM.c.device_id == bindparam("k_device"), _STREAM.c.boot == bindparam("k_boot"))
+    .values(
+        max_batch=bindparam("k_max"),
+        max_t0_ms=bindparam("k_t0"),
+        received=_STREAM.c.received + bindparam("k_n"),
+    )
+)
 _COPY_SQL = f"COPY observation ({', '.join(OBSERVATION_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 _COPY_TYPES = ["text", "text", "int8", "int8", "text", "text", "int2", "int4", "int4", "int4"]
+# New batch keys come back; a key already stored is a duplicate (ON CONFLICT DO NOTHING).
+_INSERT_KEYS_PG = text(
+    "INSERT INTO telemetry_batch (device_id, boot, batch, seq, t0_ms, n_obs, received_at) "
+    "SELECT k.*, :now FROM unnest(CAST(:device_id AS text[]), CAST(:boot AS text[]), "
+    "CAST(:batch AS int8[]), CAST(:seq AS int8[]), CAST(:t0_ms AS int8[]), CAST(:n_obs AS int4[])) AS k "
+    "ON CONFLICT DO NOTHING RETURNING device_id, boot, batch"
+)
+_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # binary COPY header: signature, flags, no extension
+_TRAILER = b"\xff\xff"
 _INSERT_SQL = (
     f"INSERT INTO observation ({', '.join(OBSERVATION_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in OBSERVATION_COLUMNS)})"
@@ -56,6 +77,7 @@ class Batch:
     seq: int
     t0_ms: int
     obs: Sequence[Sequence[Any]]  # [dt_ms, kind, hid, rssi, flags, lat_e6, lon_e6]
+    copy: bytes | None = field(default=None, repr=False, compare=False)  # see prepare_copy
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -79,37 +101,83 @@ def observation_rows(b: Batch) -> list[tuple[Any, ...]]:
 
 
 def _insert_keys(conn: Connection, batches: list[Batch], now: datetime) -> set[tuple[str, str, int]]:
-    dialect = conn.dialect.name
-    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    new: set[tuple[str, str, int]] = set()
-    step = 2000  # SQLite allows 32766 bound parameters per statement
-    for i in range(0, len(batches), step):
-        chunk = batches[i : i + step]
-        stmt = (
-            ins(_BATCH)
-            .values(
-                [
-                    {
-                        "device_id": b.device_id,
-                        "boot": b.boot,
-                        "batch": b.batch,
-                        "seq": b.seq,
-                        "t0_ms": b.t0_ms,
-                        "n_obs": len(b.obs),
-                        "received_at": now,
-                    }
-                    for b in chunk
-                ]
-            )
-            .on_conflict_do_nothing()
-            .returning(_BATCH.c.device_id, _BATCH.c.boot, _BATCH.c.batch)
+    if conn.dialect.name == "postgresql":
+        # One statement whatever the flush's size: the keys travel as seven arrays.
+        rows = conn.execute(
+            _INSERT_KEYS_PG,
+            {
+                "device_id": [b.device_id for b in batches],
+                "boot": [b.boot for b in batches],
+                "batch": [b.batch for b in batches],
+                "seq": [b.seq for b in batches],
+                "t0_ms": [b.t0_ms for b in batches],
+                "n_obs": [len(b.obs) for b in batches],
+                "now": now,
+            },
         )
-        new.update((r[0], r[1], r[2]) for r in conn.execute(stmt))
-    return new
+    else:
+        # A cached statement as executemany: SQLAlchemy sends multi-row INSERTs ("insertmanyvalues")
+        # and collects RETURNING across them.
+        rows = conn.execute(
+            sqlite.insert(_BATCH)
+            .on_conflict_do_nothing()
+            .returning(_BATCH.c.device_id, _BATCH.c.boot, _BATCH.c.batch),
+            [
+                {
+                    "device_id": b.device_id,
+                    "boot": b.boot,
+                    "batch": b.batch,
+                    "seq": b.seq,
+                    "t0_ms": b.t0_ms,
+                    "n_obs": len(b.obs),
+                    "received_at": now,
+                }
+                for b in batches
+            ],
+        )
+    return {(r[0], r[1], r[2]) for r in rows}
+
+
+def prepare_copy(conn: Connection, batches: list[Batch]) -> list[Batch]:
+    """`batches` with their rows in binary COPY format (PostgreSQL; on SQLite they come back as is).
+
+    Formatting is most of a COPY's Python time; the bridge does it while the previous flush is in
+    the database, so that the flush's transaction only sends bytes. psycopg formats them (a `Copy`
+    into a `FileWriter`, its documented way to produce COPY data without a COPY), one batch at a
+    time, since only the batches that turn out new are written.
+    """
+    if conn.dialect.name != "postgresql":
+        return batches
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    out = []
+    for b in batches:
+        buf = io.BytesIO()
+        with Copy(cur, binary=True, writer=FileWriter(buf)) as copy:
+            copy.set_types(_COPY_TYPES)
+            for row in observation_rows(b):
+                copy.write_row(row)
+        out.append(replace(b, copy=buf.getvalue()[len(_SIGNATURE) : -len(_TRAILER)]))
+    return out
+
+
+def _write_fresh(conn: Connection, fresh: list[Batch]) -> int:
+    # Batches prepared by prepare_copy go in as the bytes they already are (COPY's block mode:
+    # the stream is the header, the rows, the trailer); anything else through write_observations.
+    if conn.dialect.name != "postgresql" or any(b.copy is None for b in fresh):
+        return write_observations(conn, fresh)
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(_COPY_SQL) as copy:  # type: ignore[union-attr]
+        # One write: each write is a trip through the GIL, which the decode stage holds meanwhile.
+        copy.write(b"".join([_SIGNATURE, *[b.copy for b in fresh], _TRAILER]))  # type: ignore[list-item]
+    return sum(len(b.obs) for b in fresh)
 
 
 def write_observations(conn: Connection, batches: Sequence[Batch]) -> int:
-    """The fast path: binary COPY on PostgreSQL, one executemany on SQLite. Returns rows written."""
+    """The fast path: binary COPY on PostgreSQL, one executemany on SQLite. Returns rows written.
+
+    Rows are made batch by batch inside the COPY, never as one list: a million tuples alive at
+    once cost the collector, and the server works on the first rows while the last are made.
+    """
     n = 0
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
@@ -136,23 +204,20 @@ def _account(conn: Connection, fresh: list[Batch], now: datetime, result: Ingest
     ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # Make sure every stream row exists, then lock them in key order.
     conn.execute(
-        ins(_STREAM)
-        .values(
-            [
-                {
-                    "device_id": d,
-                    "boot": boot,
-                    "max_batch": -1,
-                    "max_t0_ms": 0,
-                    "received": 0,
-                    "duplicates": 0,
-                    "started_at": now,
-                    "updated_at": now,
-                }
-                for d, boot in keys
-            ]
-        )
-        .on_conflict_do_nothing()
+        ins(_STREAM).on_conflict_do_nothing(),
+        [
+            {
+                "device_id": d,
+                "boot": boot,
+                "max_batch": -1,
+                "max_t0_ms": 0,
+                "received": 0,
+                "duplicates": 0,
+                "started_at": now,
+                "updated_at": now,
+            }
+            for d, boot in keys
+        ],
     )
     rows = conn.execute(
         select(_STREAM.c.device_id, _STREAM.c.boot, _STREAM.c.max_batch, _STREAM.c.max_t0_ms)
@@ -170,17 +235,17 @@ def _account(conn: Connection, fresh: list[Batch], now: datetime, result: Ingest
             streams[(g["device_id"], g["boot"])].gaps.append(
                 Gap(g["first_batch"], g["last_batch"], g["t_from_ms"], g["t_to_ms"], id=g["id"])
             )
+    marks = []
     for key in keys:
         s = account(streams[key], by_stream[key])
-        conn.execute(
-            update(_STREAM)
-            .where(_STREAM.c.device_id == key[0], _STREAM.c.boot == key[1])
-            .values(
-                max_batch=s.max_batch,
-                max_t0_ms=s.max_t0_ms,
-                received=_STREAM.c.received + len(by_stream[key]),
-                updated_at=now,
-            )
+        marks.append(
+            {
+                "k_device": key[0],
+                "k_boot": key[1],
+                "k_max": s.max_batch,
+                "k_t0": s.max_t0_ms,
+                "k_n": len(by_stream[key]),
+            }
         )
         for g in s.gaps:
             if not g.dirty:
@@ -198,18 +263,19 @@ def _account(conn: Connection, fresh: list[Batch], now: datetime, result: Ingest
             else:
                 conn.execute(update(_GAP).where(_GAP.c.id == g.id).values(**values))
             result.gaps_closed += int(g.closed)
+    conn.execute(_ADVANCE_STREAM.values(updated_at=now), marks)  # one executemany, in key order
 
 
 def _count_duplicates(conn: Connection, dups: list[Batch]) -> None:
     per: dict[tuple[str, str], int] = defaultdict(int)
     for b in dups:
         per[(b.device_id, b.boot)] += 1
-    for (d, boot), n in sorted(per.items()):
-        conn.execute(
-            update(_STREAM)
-            .where(_STREAM.c.device_id == d, _STREAM.c.boot == boot)
-            .values(duplicates=_STREAM.c.duplicates + n)
-        )
+    conn.execute(
+        update(_STREAM)
+        .where(_STREAM.c.device_id == bindparam("k_device"), _STREAM.c.boot == bindparam("k_boot"))
+        .values(duplicates=_STREAM.c.duplicates + bindparam("k_n")),
+        [{"k_device": d, "k_boot": boot, "k_n": n} for (d, boot), n in sorted(per.items())],
+    )
 
 
 def ingest(conn: Connection, batches: list[Batch], *, now: datetime) -> IngestResult:
@@ -233,22 +299,25 @@ def ingest(conn: Connection, batches: list[Batch], *, now: datetime) -> IngestRe
     result.batches = len(fresh)
     result.fresh = fresh
     if fresh:
-        result.observations = write_observations(conn, fresh)
+        result.observations = _write_fresh(conn, fresh)
         _account(conn, fresh, now, result)
         per_device: dict[str, tuple[int, int]] = defaultdict(lambda: (0, 0))
         for b in fresh:
             nb, no = per_device[b.device_id]
             per_device[b.device_id] = (nb + 1, no + len(b.obs))
-        for device_id, (nb, no) in sorted(per_device.items()):
-            conn.execute(
-                update(_DEVICE)
-                .where(_DEVICE.c.id == device_id)
-                .values(
-                    telemetry_batches=_DEVICE.c.telemetry_batches + nb,
-                    observations=_DEVICE.c.observations + no,
-                    last_seen=now,
-                )
-            )
+        conn.execute(
+            update(_DEVICE)
+            .where(_DEVICE.c.id == bindparam("k_device"))
+            .values(
+                telemetry_batches=_DEVICE.c.telemetry_batches + bindparam("k_batches"),
+                observations=_DEVICE.c.observations + bindparam("k_obs"),
+                last_seen=now,
+            ),
+            [
+                {"k_device": device_id, "k_batches": nb, "k_obs": no}
+                for device_id, (nb, no) in sorted(per_device.items())
+            ],
+        )
     if dups:
         _count_duplicates(conn, dups)
     return result

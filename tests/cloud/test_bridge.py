@@ -12,10 +12,14 @@ import time
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from cloud.bridge.service import Bridge, BridgeConfig
+from cloud.broker.ports import free_port
+from cloud.core.db import make_engine
+from cloud.core.types import utcnow
 from cloud.ingest.models import DeadLetter, TelemetryGap, TelemetryStream, observation
 from cloud.registry.models import Device, StatusChange
 from protocol import topics
-from protocol.codec import decode
+from protocol.codec import decode, encode, make
 from tests.cloud.conftest import Cloud
 from tests.cloud.devices import Device as Dev
 from tests.cloud.devices import DeviceProcess
@@ -191,3 +195,18 @@ async def test_desired_config_is_published_retained_and_the_report_acknowledges_
         lambda s: (sh := s.get(ConfigShadow, "shadowed-1")) and sh.reported_version == 1 and sh
     )
     assert shadow.reported == {"heartbeat_s": 30, "batch_size": 50}
+
+
+def test_a_flush_decoded_while_the_database_is_away_keeps_its_batches() -> None:
+    """The decode stage formats COPY data ahead with a database connection; without one it must
+    hand the batches on unformatted (the write stage formats them and retries), not stop the bridge."""
+    engine = make_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
+    body = {"batch": 3, "t0": 1_767_225_600_000, "obs": [[0, "w", "0123456789abcdef", -50, 0, None, None]]}
+    payload = encode(make("telemetry", "away-0001", "a0a0a0a0", 3, 1_767_225_600_000, body))
+    try:
+        flush = Bridge(engine, BridgeConfig(host="127.0.0.1", port=1))._sort(
+            [(topics.topic("away-0001", topics.TELEMETRY), payload)], utcnow()
+        )
+    finally:
+        engine.dispose()
+    assert [(b.device_id, b.batch, b.copy) for b in flush.batches] == [("away-0001", 3, None)]

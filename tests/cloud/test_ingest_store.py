@@ -10,7 +10,7 @@ from sqlmodel import Session
 from cloud.core.types import from_ms, utcnow
 from cloud.ingest.models import TelemetryStream, observation
 from cloud.ingest.reports import completeness, gaps
-from cloud.ingest.store import Batch, ingest
+from cloud.ingest.store import Batch, ingest, observation_rows, prepare_copy
 from cloud.registry.models import Device
 
 T0 = 1_700_000_000_000
@@ -78,3 +78,21 @@ def test_a_new_boot_starts_a_new_sequence_without_a_false_gap(engine: Engine) ->
         c = completeness(s, "dev-1", since=now - timedelta(days=10_000), until=now)
         assert c.completeness == 1.0
     assert _obs_count(engine) == 15
+
+
+def test_prepared_batches_store_the_same_rows_as_unprepared_ones(engine: Engine) -> None:
+    """The bridge formats COPY data ahead of the flush (prepare_copy); the table must not tell."""
+    nulls = Batch(
+        "dev-2", "b2", 0, seq=0, t0_ms=T0, obs=[[5, "b", "00ff00ff00ff00ff", -127, 255, None, None]]
+    )
+    batches = [_batch(0, obs=4), _batch(1, obs=0), nulls]
+    with engine.connect() as conn:
+        prepared = prepare_copy(conn, batches)
+    r = _ingest(engine, [*prepared, _batch(0, obs=4)])  # the repeated batch is still a duplicate
+    assert (r.batches, r.duplicates, r.observations) == (3, 1, 5)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(observation).order_by(observation.c.device_id, observation.c.ts_ms)
+        ).all()
+    expected = sorted((row for b in batches for row in observation_rows(b)), key=lambda t: (t[0], t[3]))
+    assert [tuple(s) for s in stored] == expected

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from protocol import codec
+from protocol.error_reply import error_body
 from protocol.errors import ProtocolError
 
 BOOT = "5f2a9c01"
@@ -180,7 +181,7 @@ def test_protocol_error_carries_code_reason_and_field():
 
 def test_error_body_is_a_valid_error_message():
     err = code_of(codec.decode, b"x" * (codec.MAX_PAYLOAD + 1), TOPIC)
-    body = codec.error_body(err, topic=TOPIC, seq=16)
+    body = error_body(err, topic=TOPIC, seq=16)
     assert body == {"code": "too_large", "reason": err.reason, "ref": {"topic": TOPIC, "seq": 16}}
     reply = codec.make("error", "bb-0042", "c10dc10d", 1, TS, body)
     assert codec.decode(codec.encode(reply), "mob/v1/bb-0042/error").body == body
@@ -188,11 +189,11 @@ def test_error_body_is_a_valid_error_message():
 
 def test_error_body_keeps_within_the_error_limits():
     err = ProtocolError("bad_field", "r" * 500, "f" * 100)
-    body = codec.error_body(err, topic="t" * 400, seq=2**40)
+    body = error_body(err, topic="t" * 400, seq=2**40)
     assert (len(body["reason"]), len(body["field"]), len(body["ref"]["topic"])) == (200, 64, 256)
     assert "seq" not in body["ref"]
     codec.encode(codec.make("error", "bb-0042", "c10dc10d", 1, TS, body))
-    assert "ref" not in codec.error_body(ProtocolError("bad_topic", "topic must ..."))
+    assert "ref" not in error_body(ProtocolError("bad_topic", "topic must ..."))
 
 
 def test_decoding_a_200_observation_batch_takes_well_under_a_millisecond():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from protocol import codec, topics
+from protocol import codec, subscriptions, topics
 from protocol.errors import ProtocolError
 
 
@@ -101,13 +101,13 @@ def test_channels_and_message_types_map_one_to_one():
 
 
 def test_qos_and_retain_per_spec():
-    assert {c for c, q in topics.QOS.items() if q == 0} == {topics.HEARTBEAT}
-    assert set(topics.QOS) == set(topics.CHANNELS)
-    assert set(topics.RETAINED) == {topics.STATUS, topics.CONFIG_DESIRED, topics.OTA_OFFER}
+    assert {c for c, q in subscriptions.QOS.items() if q == 0} == {topics.HEARTBEAT}
+    assert set(subscriptions.QOS) == set(topics.CHANNELS)
+    assert set(subscriptions.RETAINED) == {topics.STATUS, topics.CONFIG_DESIRED, topics.OTA_OFFER}
 
 
 def test_cloud_hears_every_uplink_of_every_major_and_no_downlink():
-    filters = topics.subscription(topics.CLOUD)
+    filters = subscriptions.subscription(subscriptions.CLOUD)
     for major in (1, 2, 17):
         for channel in topics.UPLINK:
             assert any(matches(f, topics.topic("bb-0042", channel, major)) for f in filters), channel
@@ -116,19 +116,19 @@ def test_cloud_hears_every_uplink_of_every_major_and_no_downlink():
 
 
 def test_cloud_subscription_for_one_device():
-    filters = topics.subscription(topics.CLOUD, "bb-0042")
+    filters = subscriptions.subscription(subscriptions.CLOUD, "bb-0042")
     assert any(matches(f, "mob/v1/bb-0042/telemetry") for f in filters)
     assert not any(matches(f, "mob/v1/bb-0043/telemetry") for f in filters)
-    assert code_of(topics.subscription, topics.CLOUD, "BB") == "bad_device_id"
+    assert code_of(subscriptions.subscription, subscriptions.CLOUD, "BB") == "bad_device_id"
 
 
 def test_device_subscribes_to_its_own_downlink_only():
-    filters = topics.subscription(topics.DEVICE, "bb-0042")
+    filters = subscriptions.subscription(subscriptions.DEVICE, "bb-0042")
     assert sorted(filters) == sorted(topics.topic("bb-0042", c) for c in topics.DOWNLINK)
     assert not any(matches(f, "mob/v1/bb-0043/cmd") for f in filters)
-    assert code_of(topics.subscription, topics.DEVICE, None) == "bad_device_id"
+    assert code_of(subscriptions.subscription, subscriptions.DEVICE, None) == "bad_device_id"
 
 
 def test_subscription_needs_a_known_side():
     with pytest.raises(ValueError, match="side"):
-        topics.subscription("broker")
+        subscriptions.subscription("broker")

@@ -24,7 +24,7 @@ in-memory `Rollup` (tests/campaigns/test_rollup_sql.py checks both agree).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,9 @@ from cloud.analytics.rollup import NO_ZONE
 from cloud.analytics.route import Fix, first_per_minute
 from cloud.analytics.sessions import Track
 from cloud.analytics.sql.tables import active, impression, presence, route, seen, session
-from cloud.campaigns.world import load_world, with_spots
+from cloud.campaigns.world import load_infrastructure, load_world, with_spots
+from cloud.ingest.store import Batch, observation_rows
+from protocol.bodies import MAX_DT
 
 TrackKey = tuple[str, str, str, str]  # campaign, asset, zone, hid
 
@@ -198,17 +200,52 @@ def _chunks(xs: Sequence[str], n: int) -> Iterable[Sequence[str]]:
 
 def apply_observations(conn: Connection, rows: Sequence[Sequence[Any]]) -> RollupStats:
     """Fold observation rows (the `observation` table's columns, in order) into the rollups."""
-    st = RollupStats(observations=len(rows))
     if not rows:
-        return st
-    world = load_world(
+        return RollupStats()
+    return _fold(
         conn,
+        len(rows),
         device_ids={r[0] for r in rows},
         t_min=min(r[3] for r in rows),
         t_max=max(r[3] for r in rows),
-        hids={r[5] for r in rows},
+        rows_of=lambda mounted: [r for r in rows if r[0] in mounted],
     )
-    attribution, campaigns, infra = world.attribution, world.campaigns, world.infrastructure
+
+
+def apply_batches(conn: Connection, batches: Sequence[Batch]) -> RollupStats:
+    """`apply_observations` for the rows of telemetry batches, built only for mounted sensors."""
+    if not batches:
+        return RollupStats()
+    return _fold(
+        conn,
+        sum(len(b.obs) for b in batches),
+        device_ids={b.device_id for b in batches},
+        # A batch spans t0 .. t0 + MAX_DT: a window at least as wide as its rows' (attribution is
+        # still decided per row).
+        t_min=min(b.t0_ms for b in batches),
+        t_max=max(b.t0_ms for b in batches) + MAX_DT,
+        rows_of=lambda mounted: [r for b in batches if b.device_id in mounted for r in observation_rows(b)],
+    )
+
+
+def _fold(
+    conn: Connection,
+    n: int,
+    *,
+    device_ids: set[str],
+    t_min: int,
+    t_max: int,
+    rows_of: Callable[[frozenset[str]], list[Sequence[Any]]],
+) -> RollupStats:
+    st = RollupStats(observations=n)
+    world = load_world(conn, device_ids=device_ids, t_min=t_min, t_max=t_max)
+    # A sensor mounted on no asset in the span contributes to no rollup: its rows are counted as
+    # unattributed without being built or walked (kind and infrastructure unchecked).
+    mounted = world.attribution.devices
+    rows = rows_of(mounted) if mounted else []
+    st.unattributed = n - len(rows)
+    attribution, campaigns = world.attribution, world.campaigns
+    infra = load_infrastructure(conn, {r[5] for r in rows})
     pres: set[tuple[str, int, str]] = set()
     act: set[tuple[str, int]] = set()
     seen_acc: dict[tuple[str, int, str, str, str], list[Any]] = {}
