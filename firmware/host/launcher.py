@@ -41,6 +41,10 @@ HEAP = os.environ.get("MOB_FW_HEAP", "100K")
 # firmware/src run as sources is compiled by MicroPython itself, which needs more: the CLI's default
 # without --code.
 SOURCES_HEAP = "160K"
+# TLS: the unix port's mbedTLS allocates its session buffers from MicroPython's GC heap; on an ESP32
+# the port uses ESP-IDF's mbedTLS, whose memory comes from the IDF heap beside MicroPython's. A board
+# run over mqtts:// gets this heap, so TLS is not refused memory a chip would not take from its heap.
+TLS_HEAP = "160K"
 # A boot that starts in update mode (a job waiting in otajob.json, firmware/src/otajob.py) runs only
 # the updater, which must fit the target heap whatever MOB_FW_HEAP gives the app.
 UPDATE_HEAP = os.environ.get("MOB_FW_UPDATE_HEAP", "100K")

@@ -34,7 +34,7 @@ from cloud.broker.ports import free_port
 from cloud.cli import app as cloud_cli
 from cloud.identity.directory import IdentityDir
 from firmware import build
-from firmware.host.launcher import Board
+from firmware.host.launcher import TLS_HEAP, Board
 from provisioning.cli import app as provision_cli
 from tests.provisioning.conftest import mosquitto_executable
 from tests.provisioning.mqttc import Client, Refused, TlsFiles
@@ -159,7 +159,8 @@ def test_esp32_and_pi_provisioned_registered_heartbeating_over_tls_then_quaranti
     doc = json.loads((flash / "device.json").read_text())
     assert doc["mqtt"]["tls"] is True
     assert doc["mqtt"]["port"] == broker.config.tls.port
-    esp = Board(flash=flash, code=flash, micropython=micropython, log=tmp_path / "firmware.log")
+    log = tmp_path / "firmware.log"
+    esp = Board(flash=flash, code=flash, micropython=micropython, log=log, heap=TLS_HEAP)
     esp.start()
 
     # -- Pi: register, install into a root, run the agent on the agent.toml it wrote ---------------------

@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from cloud.identity.names import CLOUD
+from firmware.host.launcher import TLS_HEAP
 from firmware.host.paths import micropython_path
 from protocol import topics
 from tests.provisioning.fleet import Fleet
@@ -44,7 +45,7 @@ def run_device(micropython: str, flash: Path, doc: dict, topic: str) -> str:
     (flash / "device.json").write_text(json.dumps(doc))
     (flash / "main_tls.py").write_text(SCRIPT)
     r = subprocess.run(
-        [micropython, "-X", "heapsize=160K", "main_tls.py", topic],
+        [micropython, "-X", f"heapsize={TLS_HEAP}", "main_tls.py", topic],
         cwd=flash,
         env={"MICROPYPATH": micropython_path()},
         capture_output=True,
