@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -9,12 +12,42 @@ FIRMWARE = Path(__file__).resolve().parent.parent
 REPO = FIRMWARE.parent
 SRC = FIRMWARE / "src"
 HOST = FIRMWARE / "host"
+# The modules MicroPython imports from HOST: the ESP32's `machine`, `network`, `bluetooth`, `esp32`.
+STAND_INS = ("_hostenv", "bluetooth", "esp32", "machine", "network")
+
+
+def compiled_stand_ins() -> Path:
+    """The host stand-ins as .mpy, compiled once per content into a cache directory.
+
+    On a chip those modules are C in the firmware image and take none of MicroPython's heap; imported
+    as sources, MicroPython would compile them in the 100 KB heap the firmware is measured in, and
+    their parse trees would leave it in pieces. Compiled ahead, only their bytecode is charged.
+    """
+    from firmware.build import compile_module, find_mpy_cross
+
+    mpy_cross = find_mpy_cross()
+    digest = hashlib.sha256(str(os.stat(mpy_cross).st_mtime_ns).encode())  # a new mpy-cross recompiles
+    for name in STAND_INS:
+        digest.update((HOST / f"{name}.py").read_bytes())
+    out = Path(tempfile.gettempdir()) / f"mobilytics-host-{digest.hexdigest()[:16]}"
+    if out.is_dir():
+        return out
+    work = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
+    for name in STAND_INS:
+        compile_module(mpy_cross, HOST / f"{name}.py", work / f"{name}.mpy", f"{name}.py")
+    try:
+        os.rename(work, out)
+    except OSError:  # another process compiled them first: theirs are the same
+        for f in work.iterdir():
+            f.unlink()
+        work.rmdir()
+    return out
 
 
 def micropython_path(code: Path | None = None, extra: Iterable[Path] = ()) -> str:
     """MICROPYPATH: the interpreter's frozen modules (asyncio), the host stand-ins (they replace
     the unix port's own `machine`), then the firmware code: a built bundle, or the sources plus
     the repository root for `protocol`."""
-    parts = [".frozen", *map(str, extra), str(HOST)]
+    parts = [".frozen", *map(str, extra), str(compiled_stand_ins())]
     parts += [str(code)] if code is not None else [str(SRC), str(REPO)]
     return ":".join(parts)
