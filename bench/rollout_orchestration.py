@@ -163,6 +163,9 @@ def main() -> None:
                 )
             )
             msgs.append(make("heartbeat", dev, "0000bbbb", 1, 0, {"uptime_s": 1, "interval_s": 60}))
+            msgs.append(
+                make("ota_status", dev, "0000bbbb", 2, 0, {"job": f"j{job_id}", "state": "succeeded"})
+            )
             batches.append(Batch(dev, "0000bbbb", 0, 2, 0, []))
 
         def evidence(msgs: list = msgs, batches: list = batches) -> None:  # type: ignore[type-arg]

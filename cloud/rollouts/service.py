@@ -509,7 +509,7 @@ def observe(
             job.deadline = now + timedelta(seconds=deadlines[job.deployment_id])
             if fw == a.version and job.booted_boot != m.boot:
                 job.booted_boot = m.boot
-                job.saw_heartbeat = job.saw_telemetry = False
+                job.saw_heartbeat = job.saw_telemetry = job.device_confirmed = False
                 _move(session, job, JobState.CONFIRMING, f"booted version {fw} (boot {m.boot})", now)
             elif fw != a.version and job.state in (JobState.REBOOTING, JobState.CONFIRMING):
                 _move(session, job, JobState.ROLLED_BACK, f"booted version {fw} again after the update", now)
@@ -538,7 +538,9 @@ def observe(
 
 
 def _committed(job: Job) -> bool:
-    return job.booted_boot is not None and job.saw_heartbeat and job.saw_telemetry
+    # The device's own `succeeded` too: an ESP32 marks its boot valid only after its self-test, and a
+    # power cut before that rolls it back although the cloud has seen its heartbeat and telemetry.
+    return job.device_confirmed and job.booted_boot is not None and job.saw_heartbeat and job.saw_telemetry
 
 
 # The ota/offer outbox ----------------------------------------------------------------------------

@@ -88,4 +88,11 @@ class OtaDevice(Device):
         await asyncio.sleep(0.2)
         await c.publish(*self.heartbeat(), qos=0)
         await c.publish(*self.telemetry(), qos=1)
+        if self.behaviour == "unconfirmed":  # power cut before it marked the boot valid: rolled back
+            await asyncio.sleep(1.0)
+            self.reboot()
+            self.fw = old
+            await c.publish(*self.hello_fw(), qos=1)
+            await c.publish(*self.status(job, "rolled-back", reason="never confirmed its boot"), qos=1)
+            return
         await c.publish(*self.status(job, "succeeded"), qos=1)

@@ -202,3 +202,22 @@ async def test_claimed_success_without_a_new_boot_is_not_success_and_silence_fai
         )
     assert jobs[mute.device_id].reason == "silent past the job deadline"
     assert jobs[liar.device_id].reason == "silent past the job deadline"  # never committed
+
+
+async def test_a_new_boot_heard_from_but_never_confirmed_by_the_device_is_not_success(
+    cloud: Cloud, ops: tuple[TestClient, dict], fleet: Fleet
+) -> None:
+    api, h = ops
+    cut = OtaDevice(f"cut-{os.urandom(2).hex()}", behaviour="unconfirmed")
+    async with _fleet(cloud, [cut]):
+        rid = _release(api, h, fleet)
+        dep = api.post(
+            "/deployments",
+            json={"name": "y", "release_id": rid, "waves": [100], "soak_s": 0, "job_deadline_s": 30},
+            headers=h,
+        ).json()
+        job = await cloud.wait_for(
+            lambda s: (j := _jobs(s, dep["id"])[cut.device_id]).state in ("succeeded", "rolled-back") and j,
+            within=15,
+        )
+    assert (job.state, job.reason) == ("rolled-back", "booted version 1 again after the update")
