@@ -194,6 +194,7 @@ async def deploy(
     model: str,
     waves: tuple[int, ...] = (100,),
     job_deadline_s: int = 120,
+    name: str | None = None,
 ) -> int:
     """Upload a release signed by ``fleet`` and deploy it to ``device_ids``; the deployment id."""
     document = fleet.release(artifact, version=version, hardware=hardware, model=model)
@@ -206,7 +207,7 @@ async def deploy(
         r = await c.post(
             "/deployments",
             json={
-                "name": f"{hardware}-v{version}",
+                "name": name or f"{hardware}-v{version}",
                 "release_id": rid,
                 "device_ids": device_ids,
                 "waves": list(waves),

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
 from sqlalchemy import Engine
@@ -33,7 +32,7 @@ from cloud.core.db import make_engine, migrate
 from cloud.core.types import utcnow
 from cloud.presence.rules import Policy
 from cloud.ui.screenshots import CHROMIUM_ARGS
-from tests.rollouts.conftest import Fleet, fleet  # noqa: F401  (the rollout tests' signed fleet root)
+from tests.rollouts.conftest import Api, Fleet, deploy, fleet  # noqa: F401  (the rollout tests' signed fleet root)
 from tests.services import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
@@ -68,27 +67,11 @@ class UiStack:
 
     async def deploy(self, device_id: str, *, name: str, version: int = 2) -> int:
         """Publish a release signed for `rpi` and deploy it to `device_id` through the REST API."""
-        artifact = os.urandom(4096)
-        document = self.fleet.release(artifact, version=version, hardware="rpi", model="rpi")
-        async with httpx.AsyncClient(base_url=self.base_url, headers=self.write, timeout=10) as api:
-            r = await api.post("/releases", content=document)
-            assert r.status_code == 201, r.text
-            rid = r.json()["id"]
-            r = await api.put(f"/releases/{rid}/artifact", content=artifact)
-            assert r.status_code == 200, r.text
-            r = await api.post(
-                "/deployments",
-                json={
-                    "name": name,
-                    "release_id": rid,
-                    "device_ids": [device_id],
-                    "waves": [100],
-                    "soak_s": 0,
-                    "job_deadline_s": 3600,
-                },
-            )
-            assert r.status_code == 201, r.text
-            return int(r.json()["id"])
+        api = Api(self.base_url, self.write)
+        return await deploy(
+            api, self.fleet, [device_id], version, os.urandom(4096), hardware="rpi", model="rpi",
+            job_deadline_s=3600, name=name,
+        )  # fmt: skip
 
 
 @pytest.fixture(params=["amqtt+sqlite", "mosquitto+postgresql"])
