@@ -6,14 +6,14 @@ Tasks, all owned by one TaskGroup per connection:
 * ``bridge.decode`` takes the pending flush when it is full or `flush_interval_ms` old and decodes
   and sorts it in a worker thread, then hands it to ``bridge.write`` through a one-slot queue;
 * ``bridge.write`` writes each sorted flush in another worker thread (one transaction), then
-  acknowledges its QoS 1 messages and publishes error replies.
+  acknowledges its QoS 1 messages and publishes error replies;
+* ``bridge.sweep`` runs the presence sweeper, the heartbeat-sample retention and the desired-config
+  outbox every `sweep_interval_s`.
 
 The two stages are a pipeline: flush N+1 is decoded (Python, holding the GIL) while flush N waits
 on the database (another process, another core). Flushes are written, committed and acknowledged
 in arrival order, one at a time, so the ingest store sees each device's batches in the order the
 broker delivered them, exactly as without the pipeline; the one-slot queue bounds what is held.
-* ``bridge.sweep`` runs the presence sweeper, the heartbeat-sample retention and the desired-config
-  outbox every `sweep_interval_s`.
 
 A dropped connection ends the TaskGroup; the loop reconnects with jittered, capped backoff, and the
 broker redelivers whatever was not acknowledged. On stop, the pending flush is written and

@@ -11,7 +11,7 @@ The codec stays the judge. This path accepts a strict subset of what `protocol.c
 accepts, with the same values: no unknown keys anywhere (a newer minor's field goes the codec's
 way), rows of exactly seven columns and GPS fixes of exactly five. Whenever it has the slightest
 doubt it answers None, and the caller decodes with the codec, which accepts the message or names
-the error the dead letter and the device's error reply carry (tests/cloud/test_fast_telemetry.py
+the error the dead letter and the device's error reply carry (tests/protocol/test_cloud_fast_path.py
 holds both paths to the protocol's vectors and to corrupted payloads).
 """
 
