@@ -17,6 +17,7 @@ aiomqtt is used here and only here: its errors become UplinkError at this seam.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -72,14 +73,17 @@ class Link:
     async def publish(self, channel: str, payload: bytes, retain: bool = False) -> None:
         """Publish with the channel's QoS; for QoS 1 this returns once the broker's PUBACK is in."""
         try:
-            await self._client.publish(
-                topics.topic(self._device_id, channel),
-                payload,
-                qos=subscriptions.QOS[channel],
-                retain=retain,
-                timeout=self._config.publish_timeout_s,
-            )
-        except aiomqtt.MqttError as e:
+            # Not aiomqtt's own timeout: it is asyncio.wait_for, which on Python 3.11 swallows a
+            # cancellation landing as the PUBACK arrives (gh-86296), so a stopped task would run on.
+            async with asyncio.timeout(self._config.publish_timeout_s):
+                await self._client.publish(
+                    topics.topic(self._device_id, channel),
+                    payload,
+                    qos=subscriptions.QOS[channel],
+                    retain=retain,
+                    timeout=math.inf,
+                )
+        except (aiomqtt.MqttError, TimeoutError) as e:
             raise self._error(f"publish on {channel}", e) from e
 
     async def subscribe_downlink(self) -> None:

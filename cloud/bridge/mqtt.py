@@ -9,7 +9,9 @@ so this module reaches the paho client in exactly one place. A persistent sessio
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import math
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -59,8 +61,11 @@ class Link:
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         try:
-            await self.client.publish(topic, payload, qos=qos, retain=retain)
-        except aiomqtt.MqttError as e:
+            # Not aiomqtt's own timeout: it is asyncio.wait_for, which on Python 3.11 swallows a
+            # cancellation landing as the PUBACK arrives (gh-86296), so a stopped task would run on.
+            async with asyncio.timeout(self.client.timeout):
+                await self.client.publish(topic, payload, qos=qos, retain=retain, timeout=math.inf)
+        except (aiomqtt.MqttError, TimeoutError) as e:
             raise BrokerUnavailableError(
                 host=self.client._hostname, port=self.client._port, reason=str(e)
             ) from e

@@ -239,7 +239,10 @@ class Bridge:
             await link.publish(r.topic, r.payload, qos=1)
 
     async def _sweep(self, link: Link) -> None:
-        while True:
+        # The stop cancels this task; the loop also ends on the stop itself, so a cancellation
+        # swallowed below (a library's asyncio.wait_for on Python 3.11, gh-86296) cannot keep the
+        # TaskGroup, and the stop, waiting on it forever.
+        while not self._stop.is_set():
             await asyncio.sleep(self.config.sweep_interval_s)
             messages = await asyncio.to_thread(self._sweep_once)
             for topic, payload, shadow_key in messages:

@@ -44,9 +44,14 @@ class OtaDevice(Device):
 
     async def run(self, host: str, port: int) -> None:
         """Serve offers until cancelled, acting on each job id at most once (SPEC §5.5)."""
+        offer_topic = topics.topic(self.device_id, topics.OTA_OFFER)
         async with aiomqtt.Client(host, port, identifier=self.device_id) as c:
             await self.connect_and_greet(c)
             async for message in c.messages:
+                # amqtt 0.12 now and then delivers a client's own retained status to it, though
+                # it subscribed to nothing else: a device dispatches on the topic, as firmware does.
+                if not message.topic.matches(offer_topic):
+                    continue
                 if not message.payload:
                     continue  # a withdrawn (deleted) retained offer
                 offer = decode(bytes(message.payload), str(message.topic)).body
