@@ -9,7 +9,7 @@ storage are passed in (``fetch``, ``keep``); this module does no I/O (ota/SPEC.m
 roots").
 """
 
-from ota.device.metadata import TrustedRoot
+from ota.device.metadata import Root, TrustedRoot, parse_document
 from ota.exceptions import OtaError
 
 # Roots applied in one walk at most (python-tuf's max_root_rotations is 32 too): a server cannot
@@ -25,23 +25,25 @@ def root_url(metadata_url: str, version: int) -> str:
 
 def newest(documents, verify) -> TrustedRoot:
     """The highest-version root among ``documents`` (bytes, or None for a copy the device does not
-    have) that loads with its own threshold. A damaged stored copy is passed over: the walk
-    fetches its successors again. The last error when none loads."""
-    best = None
+    have) that loads with its own threshold. Versions are read first and only the chosen root's
+    signatures verified, so one root at a time is in an ESP32's heap while they are. A damaged
+    stored copy is passed over: the walk fetches its successors again. The last error when none
+    loads."""
+    ranked = []
     error = OtaError("no root")
     for data in documents:
-        if data is None:
-            continue
+        if data is not None:
+            try:
+                ranked.append((Root.from_signed(parse_document(data)[0]).version, data))
+            except OtaError as e:
+                error = e
+    ranked.sort(key=lambda entry: entry[0], reverse=True)
+    for _, data in ranked:
         try:
-            root = TrustedRoot.from_bytes(data, verify)
+            return TrustedRoot.from_bytes(data, verify)
         except OtaError as e:
             error = e
-            continue
-        if best is None or root.root.version > best.root.version:
-            best = root
-    if best is None:
-        raise error
-    return best
+    raise error
 
 
 def follow(trusted: TrustedRoot, fetch, keep) -> TrustedRoot:
