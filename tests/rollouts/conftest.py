@@ -166,6 +166,22 @@ def http() -> Iterator[Files]:
     server.shutdown()
 
 
+@pytest.fixture
+def server(engine: Engine, settings: Settings) -> Iterator[str]:  # noqa: F811
+    """The API in uvicorn on a free loopback port (a thread), over ``engine``: its base URL."""
+    port = free_port()
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(engine, settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    t = threading.Thread(target=srv.run, name="test.api", daemon=True)
+    t.start()
+    while not srv.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    t.join(10)
+
+
 @dataclass
 class Api:
     base_url: str

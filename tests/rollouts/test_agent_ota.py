@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from edge_agent.ota.slots import Slots
@@ -243,5 +244,31 @@ def test_a_root_that_does_not_chain_fails_the_job_and_the_agent_keeps_its_root(
     # Still on root v1: with the bad root gone, a release by root v1's release keys installs.
     del http.files["/roots/2.json"]
     _, reports = _run(device, _offer(http, fleet, job="j2"))
+    assert _final(reports)["state"] == "succeeded", reports
+    assert Slots(device).current == 2
+
+
+def test_an_agent_follows_a_rotation_published_through_the_cloud(
+    device: Path, server: str, tokens: dict, fleet: Fleet
+) -> None:
+    """The cloud's own routes end to end: root v2 uploaded, a release signed by its keys accepted,
+    and the agent (shipped with root v1) finds v2 beside the release's metadata and installs it."""
+    v2 = rotate(fleet.root_keys)
+    with httpx.Client(base_url=server, headers=tokens["write"], timeout=30) as c:
+        assert c.post("/releases/roots", content=v2.document).status_code == 201
+        doc = fleet.release(V2, hardware="rpi", model="pi4", keys=v2.release_keys)
+        r = c.post("/releases", content=doc)
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+        assert c.put(f"/releases/{rid}/artifact", content=V2).status_code == 200
+    offer = {
+        "job": "j1",
+        "version": "2",
+        "url": f"{server}/releases/{rid}/artifact",
+        "sha256": hashlib.sha256(V2).hexdigest(),
+        "length": len(V2),
+        "metadata": f"{server}/releases/{rid}/metadata",
+    }
+    _, reports = _run(device, json.dumps(offer))
     assert _final(reports)["state"] == "succeeded", reports
     assert Slots(device).current == 2

@@ -3,36 +3,12 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import uvicorn
-from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from cloud.api.app import create_app
-from cloud.broker.ports import free_port
-from cloud.core.config import Settings
 from ota.cli import app as ota_cli
 from tests.rollouts.conftest import Fleet, rotate
-
-
-@pytest.fixture
-def server(engine: Engine, settings: Settings) -> Iterator[str]:
-    port = free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(engine, settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    t = threading.Thread(target=srv.run, name="test.api", daemon=True)
-    t.start()
-    while not srv.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    t.join(10)
 
 
 def test_publish_uploads_and_reports_the_clouds_refusals(
