@@ -96,7 +96,7 @@ class Updater:
         if job in self._done() or (pending is not None and pending["job"] == job):
             return "ignored"  # finished, or installed and awaiting its self-test (the offer is retained)
         self.report(job, "offered")
-        try:
+        try:  # _keep_root moves self.trusted root by root: a refusal leaves it on the last good one
             follow(
                 self.trusted,
                 lambda version: get_document(root_url(offer["metadata"], version), missing_ok=True),

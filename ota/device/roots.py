@@ -26,7 +26,7 @@ def root_url(metadata_url: str, version: int) -> str:
 def newest(documents, verify) -> TrustedRoot:
     """The highest-version root among ``documents`` (bytes, or None for a copy the device does not
     have) that loads with its own threshold. Versions are read first and only the chosen root's
-    signatures verified, so one root at a time is in an ESP32's heap while they are. A damaged
+    signatures verified, so an ESP32's heap holds one parsed root while they are. A damaged
     stored copy is passed over: the walk fetches its successors again. The last error when none
     loads."""
     ranked = []
@@ -51,9 +51,8 @@ def follow(trusted: TrustedRoot, fetch, keep) -> TrustedRoot:
 
     ``fetch(version)`` is the document published as that version, or None when there is none (an
     HTTP 404): the end of the chain. ``keep(trusted, data)`` stores a root (the TrustedRoot and its
-    document) the moment it was accepted. A
-    refused root raises its OtaError (BadSignature, ThresholdNotMet, Rollback, VersionGap,
-    MalformedDocument) and the roots before it stay kept.
+    document) the moment it was accepted. A refused root raises its OtaError (BadSignature,
+    ThresholdNotMet, Rollback, VersionGap, MalformedDocument) and the roots before it stay kept.
     """
     for _ in range(MAX_ROTATIONS):
         data = fetch(trusted.root.version + 1)
