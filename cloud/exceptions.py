@@ -13,6 +13,7 @@ The tree is shallow on purpose:
     ├── AuthError             no/invalid token (401) or missing scope (403)
     ├── OpsUserError          an ops user that cannot be created or changed (bad name, short password)
     ├── ReleaseRejectedError  a release document or artifact fails OTA verification  -> 422
+    ├── RootRejectedError     a new root does not chain from the fleet's newest root  -> 422
     ├── ConflictError         the resource exists already, or refuses this transition -> 409
     ├── RangeNotSatisfiableError  a Range outside the artifact                       -> 416
     └── ReleaseStoreError     the artifact store (directory or S3) failed            -> 503
@@ -124,6 +125,17 @@ class ReleaseRejectedError(CloudError):
         self.reason = reason
         self.release_id = release_id
         super().__init__(f"release rejected ({error}): {reason}")
+
+
+class RootRejectedError(CloudError):
+    """An uploaded root is not the verified successor of the fleet's newest root; ``error`` names the
+    typed OTA error (BadSignature, ThresholdNotMet, VersionGap, Rollback, Expired, ...)."""
+
+    def __init__(self, *, error: str, reason: str, trusted_version: int) -> None:
+        self.error = error
+        self.reason = reason
+        self.trusted_version = trusted_version
+        super().__init__(f"root rejected ({error}) as the successor of root v{trusted_version}: {reason}")
 
 
 class ConflictError(CloudError):

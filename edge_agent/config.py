@@ -131,7 +131,7 @@ class OtaConfig:
     """Over-the-air updates (edge_agent/ota/). Without this table the agent ignores offers."""
 
     root: str  # the A/B release directories and the update's journal (edge_agent/ota/slots.py)
-    trusted_root: str  # the fleet's signed root document, shipped with the device image
+    trusted_root: str  # the fleet's signed root as shipped (rotations since: ota/updater.py)
     model: str = "rpi"  # the hardware model the signed release must target
     self_test_s: float = 120.0  # from the switch until the new version must have confirmed
 

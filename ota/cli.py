@@ -4,7 +4,8 @@ Private keys stay in the signer's files; documents are safe to pass around. Thre
 the first holder runs ``sign ARTIFACT ...`` (or ``root init|rotate``), the next ones run
 ``sign --document FILE --key THEIR.key``. Errors of ota.exceptions become one red line and exit
 code 1 here, and nowhere else. ``publish`` uploads an already-signed document and its artifact to
-the cloud's release store (which verifies both against the fleet root); no key leaves this machine.
+the cloud's release store (which verifies both against the fleet's newest root), ``root publish`` a
+rotated root (which the cloud accepts only as the successor of its newest); no key leaves this machine.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ ExpiresOpt = Annotated[
     ),
 ]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Where to write the document.")]
+ApiOpt = Annotated[str, typer.Option(help="The control plane's API.", envvar="MOBILYTICS_API")]
+TokenOpt = Annotated[str | None, typer.Option(help="A write-scoped API token.", envvar="MOBILYTICS_TOKEN")]
 
 
 def _when(text: str, now: float) -> int:
@@ -301,20 +304,14 @@ def publish(
     document: Annotated[
         Path | None, typer.Option(help="Signed release document (default: ARTIFACT.release.json).")
     ] = None,
-    api: Annotated[str, typer.Option(help="The control plane's API.", envvar="MOBILYTICS_API")] = (
-        "http://127.0.0.1:8000"
-    ),
-    token: Annotated[
-        str | None, typer.Option(help="A write-scoped API token.", envvar="MOBILYTICS_TOKEN")
-    ] = None,
+    api: ApiOpt = "http://127.0.0.1:8000",
+    token: TokenOpt = None,
 ) -> None:
     """Upload a signed release to the cloud: the document first (verified there against the fleet's
     root), then the artifact (verified there while it streams). Only signed data is sent."""
-    import httpx  # the ota extra's HTTP client; signing and verifying never need it
+    import httpx
 
     doc_path = document or artifact.with_name(artifact.name + ".release.json")
-    if not token:
-        raise typer.BadParameter("a write token is needed: --token or MOBILYTICS_TOKEN")
     try:
         data = doc_path.read_bytes()
         signed, _, _ = parse_document(data)
@@ -331,9 +328,8 @@ def publish(
             while chunk := f.read(_CHUNK):
                 yield chunk
 
-    headers = {"Authorization": f"Bearer {token}"}
     try:
-        with httpx.Client(base_url=api.rstrip("/"), headers=headers, timeout=60) as client:
+        with _client(api, token) as client:
             r = client.post("/releases", content=data, headers={"Content-Type": "application/json"})
             if r.status_code == 201:
                 rid = r.json()["id"]
@@ -348,6 +344,55 @@ def publish(
     except httpx.HTTPError as e:
         typer.secho(f"error: cannot reach {api}: {e}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
+    out = _answer(r)
+    typer.secho(
+        f"OK release {out['id']}: v{out['version']} for {out['hardware']}/{out['model']}, "
+        f"{out['length']} bytes\n"
+        f"artifact {out['artifact_url']}\nmetadata {out['metadata_url']}",
+        fg=typer.colors.GREEN,
+    )
+
+
+@root_app.command("publish")
+def root_publish(
+    document: Annotated[Path, typer.Argument(help="The next root, signed by the current and new root keys.")],
+    api: ApiOpt = "http://127.0.0.1:8000",
+    token: TokenOpt = None,
+) -> None:
+    """Upload the fleet's next root to the cloud. It is accepted only as the successor of the
+    cloud's newest root (checked there as devices check it); devices then fetch it before they
+    verify their next release, and releases must be signed by its release keys."""
+    import httpx
+
+    try:
+        data = document.read_bytes()
+        signed, _, _ = parse_document(data)
+        Root.from_signed(signed)  # not a root at all: refused here, before any upload
+    except OSError as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    except OtaError as e:
+        raise _fail(e) from None
+    try:
+        with _client(api, token) as client:
+            r = client.post("/releases/roots", content=data, headers={"Content-Type": "application/json"})
+    except httpx.HTTPError as e:
+        typer.secho(f"error: cannot reach {api}: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    out = _answer(r)
+    typer.secho(f"OK root v{out['version']} published: {out['url']}", fg=typer.colors.GREEN)
+
+
+def _client(api: str, token: str | None):  # type: ignore[no-untyped-def]
+    import httpx  # the ota extra's HTTP client; signing and verifying never need it
+
+    if not token:
+        raise typer.BadParameter("a write token is needed: --token or MOBILYTICS_TOKEN")
+    return httpx.Client(base_url=api.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+
+def _answer(r) -> dict:  # type: ignore[no-untyped-def]
+    """The cloud's JSON answer, or exit 1 with its refusal (the OTA error's name when it gives one)."""
     if r.status_code >= 300:
         try:
             body = r.json()
@@ -360,10 +405,4 @@ def publish(
             err=True,
         )
         raise typer.Exit(1)
-    out = r.json()
-    typer.secho(
-        f"OK release {out['id']}: v{out['version']} for {out['hardware']}/{out['model']}, "
-        f"{out['length']} bytes\n"
-        f"artifact {out['artifact_url']}\nmetadata {out['metadata_url']}",
-        fg=typer.colors.GREEN,
-    )
+    return r.json()  # type: ignore[no-any-return]

@@ -19,6 +19,7 @@ from cloud.exceptions import (
     RangeNotSatisfiableError,
     ReleaseRejectedError,
     ReleaseStoreError,
+    RootRejectedError,
 )
 from cloud.exports.exceptions import CallbackRejectedError, ExportError, ExportNotFoundError
 from cloud.identity.exceptions import EnrollmentError, IdentityError
@@ -77,6 +78,8 @@ def install(app: FastAPI) -> None:
                 )
             case ReleaseRejectedError():
                 return JSONResponse({"detail": exc.reason, "error": exc.error}, status_code=422)
+            case RootRejectedError():
+                return JSONResponse({"detail": str(exc), "error": exc.error}, status_code=422)
             case ConflictError():
                 return JSONResponse({"detail": str(exc)}, status_code=409)
             case RangeNotSatisfiableError():

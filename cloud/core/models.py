@@ -20,7 +20,7 @@ from cloud.exports.models import PartnerExport
 from cloud.identity.models import DeviceCredential, EnrollmentEvent, EnrollmentToken
 from cloud.ingest.models import DeadLetter, TelemetryBatch, TelemetryGap, TelemetryStream, observation
 from cloud.registry.models import Device, HeartbeatSample, StatusChange
-from cloud.releases.models import Release
+from cloud.releases.models import OtaRoot, Release
 from cloud.rollouts.models import Deployment, Job, JobEvent
 from cloud.shadow.models import ConfigShadow
 
@@ -51,6 +51,7 @@ __all__ = [
     "JobEvent",
     "OpsSession",
     "OpsUser",
+    "OtaRoot",
     "PartnerExport",
     "Release",
     "SeatSubscription",

@@ -1,4 +1,5 @@
-"""A release as the cloud keeps it: the signed document's facts, the document itself, and its artifact.
+"""A release as the cloud keeps it: the signed document's facts, the document itself, and its artifact;
+and each root the fleet rotated to since the one in ``Settings.ota_root``.
 
 The cloud never holds a private key: a release arrives already signed (`mobilytics-ota publish`) and
 is accepted only when it verifies against the fleet's trusted root, then its artifact only when its
@@ -56,3 +57,23 @@ class ReleasePublic(SQLModel):
     ready_at: datetime | None
     artifact_url: str
     metadata_url: str
+
+
+class OtaRoot(SQLModel, table=True):
+    """A root the fleet rotated to, kept beside the release documents: accepted only as the successor
+    of the newest one (cloud/releases/roots.py), served to devices walking their roots forward."""
+
+    __tablename__ = "ota_root"
+
+    version: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    expires: datetime = Field(sa_type=UTCDateTime)
+    # The signed document exactly as uploaded: devices verify these bytes themselves.
+    document: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class OtaRootPublic(SQLModel):
+    version: int
+    expires: datetime
+    created_at: datetime
+    url: str

@@ -1,7 +1,7 @@
 """Accepting a release (document, then artifact) and serving its bytes with HTTP Range.
 
-1. ``register`` takes the signed document, verifies it against the fleet's trusted root with the
-   devices' own code (``ota.device.metadata``: threshold signatures, expiry of root and release) and
+1. ``register`` takes the signed document, verifies it against the fleet's newest root (roots.py)
+   with the devices' own code (``ota.device.metadata``: threshold signatures, expiry of root and release) and
    stores it, refusing a second release for the same target and version.
 2. ``accept_artifact`` streams the upload through ``ArtifactVerifier`` into a temporary file (length
    refused the moment it overruns, sha256 at the end) and only then puts it in the store: nothing
@@ -26,7 +26,6 @@ from cloud.exceptions import (
     NotFoundError,
     RangeNotSatisfiableError,
     ReleaseRejectedError,
-    ReleaseStoreError,
 )
 from cloud.releases.models import Release, ReleasePublic, ReleaseState
 from cloud.releases.store import ArtifactStore
@@ -34,19 +33,6 @@ from ota.device.artifact import ArtifactVerifier
 from ota.device.metadata import Release as SignedRelease
 from ota.device.metadata import TrustedRoot
 from ota.exceptions import OtaError
-from ota.keys import verify as ed25519_verify
-
-
-def trusted_root(path: Path) -> TrustedRoot:
-    """The fleet's root (its own threshold must sign it); a missing one refuses every release."""
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ReleaseStoreError(key=str(path), reason=f"no trusted root to verify releases with ({e})") from e
-    try:
-        return TrustedRoot.from_bytes(data, ed25519_verify)
-    except OtaError as e:
-        raise ReleaseStoreError(key=str(path), reason=f"the trusted root itself is invalid: {e}") from e
 
 
 def _rejected(e: OtaError, release_id: int | None = None) -> ReleaseRejectedError:

@@ -1,4 +1,5 @@
-"""Resumable, verified download of an artifact over HTTP Range, with a progress journal.
+"""Resumable, verified download of an artifact over HTTP Range, with a progress journal; and the
+small signed documents (release metadata, roots) fetched whole.
 
 The partial file and its journal (``ota.device.artifact.journal_entry``) survive a power cut. On a
 new attempt the durable prefix is re-hashed from the partial file into a fresh ``ArtifactVerifier``
@@ -10,12 +11,13 @@ failure deletes the partial file and the journal: the next attempt starts clean.
 from __future__ import annotations
 
 import os
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 from ota.device.artifact import ArtifactVerifier, journal_entry, resume_offset
-from ota.device.metadata import Release
+from ota.device.metadata import MAX_DOCUMENT_BYTES, Release
 from ota.exceptions import OtaError
 
 CHUNK = 16 * 1024
@@ -29,6 +31,18 @@ def http_get(url: str, offset: int, timeout: float = 30.0):  # type: ignore[no-u
         response.close()
         raise OSError(f"server ignored Range bytes={offset}- (HTTP {response.status})")
     return response
+
+
+def get_document(url: str, *, missing_ok: bool = False, timeout: float = 30.0) -> bytes | None:
+    """A signed document, read to one byte past the spec's limit (so an oversized one is refused as
+    malformed, never read whole). With ``missing_ok`` a 404 is None: the end of a walk of roots."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.read(MAX_DOCUMENT_BYTES + 1)  # type: ignore[no-any-return]
+    except urllib.error.HTTPError as e:
+        if missing_ok and e.code == 404:
+            return None
+        raise
 
 
 def download(

@@ -40,7 +40,8 @@ def _link(root: Path, name: str, target: str) -> None:
     _fsync_dir(root)
 
 
-def _write(path: Path, data: bytes) -> None:
+def replace_file(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a temporary file, fsynced, renamed over it."""
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as f:
         f.write(data)
@@ -143,7 +144,7 @@ class Slots:
     def switch(self, version: int, *, job: str, deadline: float) -> None:
         """Record the unconfirmed switch, then point ``current`` at ``version``."""
         record = {"version": version, "job": job, "deadline": deadline, "boots": 0, "previous": self.good}
-        _write(self.pending_path, json.dumps(record).encode())
+        replace_file(self.pending_path, json.dumps(record).encode())
         _link(self.root, "current", f"releases/v{version}")
 
     def pending(self) -> dict | None:
@@ -167,7 +168,7 @@ class Slots:
         if now > p["deadline"]:
             return self.revert("self-test deadline passed")
         p["boots"] += 1
-        _write(self.pending_path, json.dumps(p).encode())
+        replace_file(self.pending_path, json.dumps(p).encode())
         return BootOutcome("confirming", p["version"], p["job"], deadline=p["deadline"])
 
     def confirm(self) -> None:

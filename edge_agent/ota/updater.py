@@ -8,19 +8,26 @@ moves; failed or late -> ``current`` returns to ``good`` and the job reports ``r
 Every refusal of the signed metadata (ota.exceptions) is ``failed`` with the typed error as reason,
 and nothing on disk changes. ``checkpoint(name)`` is called between steps (tests kill the process
 there to cut the power).
+
+Before it verifies an offered release the updater follows the fleet's root rotations
+(``ota.device.roots``): from the newest root it holds, the shipped one (``ota.trusted_root``) or
+``<ota.root>/trusted-root.json``, it fetches root N+1, N+2, ... from beside the release's metadata
+until a 404, each accepted by ``TrustedRoot.update`` and written atomically the moment it is, so a
+restart keeps it and a key it rotated out stays refused. A root that does not chain fails the job
+with its reason (VersionGap, ThresholdNotMet, ...) and the trusted root stays the last good one.
 """
 
 from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from edge_agent.ota.fetch import download
-from edge_agent.ota.slots import BootOutcome, Slots
+from edge_agent.ota.fetch import download, get_document
+from edge_agent.ota.slots import BootOutcome, Slots, replace_file
 from ota.device.metadata import TrustedRoot, verify_release
+from ota.device.roots import follow, newest, root_url
 from ota.exceptions import OtaError
 from ota.keys import verify as ed25519_verify
 
@@ -46,13 +53,25 @@ class Updater:
     ) -> None:
         self.slots = Slots(root)
         self.root = root
-        self.trusted = TrustedRoot.from_bytes(trusted_root, ed25519_verify)
+        try:
+            kept = self._root_path.read_bytes()
+        except OSError:
+            kept = None  # no rotation followed yet
+        self.trusted = newest([trusted_root, kept], ed25519_verify)
         self.hardware = hardware
         self.model = model
         self.report = report
         self.self_test_s = self_test_s
         self.checkpoint = checkpoint
         self.clock = clock
+
+    @property
+    def _root_path(self) -> Path:
+        return self.root / "trusted-root.json"
+
+    def _keep_root(self, trusted: TrustedRoot, data: bytes) -> None:
+        replace_file(self._root_path, data)
+        self.trusted = trusted
 
     @property
     def _done_path(self) -> Path:
@@ -77,9 +96,18 @@ class Updater:
         if job in self._done() or (pending is not None and pending["job"] == job):
             return "ignored"  # finished, or installed and awaiting its self-test (the offer is retained)
         self.report(job, "offered")
+        try:  # _keep_root moves self.trusted root by root: a refusal leaves it on the last good one
+            follow(
+                self.trusted,
+                lambda version: get_document(root_url(offer["metadata"], version), missing_ok=True),
+                self._keep_root,
+            )
+        except OtaError as e:
+            return self._finish(job, "failed", reason=f"{type(e).__name__}: {e}"[:200])
+        except OSError as e:
+            return self._finish(job, "failed", reason=f"roots unavailable: {e}"[:200])
         try:
-            with urllib.request.urlopen(offer["metadata"], timeout=30) as r:
-                document = r.read(16385)
+            document = get_document(offer["metadata"])
             release = verify_release(
                 self.trusted,
                 document,

@@ -1,5 +1,6 @@
-# Small JSON documents in flash files, replaced atomically (write a
-# temporary file, then rename: LittleFS renames are atomic).
+# Small JSON documents (and signed documents as received, bytes) in flash
+# files, replaced atomically (write a temporary file, then rename: LittleFS
+# renames are atomic).
 import json
 import os
 
@@ -13,9 +14,14 @@ def load(path, default=None):
 
 
 def save(path, obj):
+    # bytes as they are, anything else as JSON
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f)
+    raw = isinstance(obj, bytes)
+    with open(tmp, "wb" if raw else "w") as f:
+        if raw:
+            f.write(obj)
+        else:
+            json.dump(obj, f)
     os.rename(tmp, path)
 
 

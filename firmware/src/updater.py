@@ -6,10 +6,14 @@
 # sha512 and at the block buffer, depending on fragmentation):
 #
 #   1. (both boots) WiFi and a trusted clock;
-#   2. first boot: the signed metadata, checked against the root shipped in
-#      this firmware (otaroot.py): threshold, expiry, target esp32 + model,
-#      version newer than this firmware's (ota/SPEC.md); its length and
-#      sha256 are recorded in otajob.json, and the device resets;
+#   2. first boot: the root rotations published beside the release, from
+#      the newest root this device holds (otaroot.py shipped in this
+#      firmware, or otaroot.json kept from an earlier walk): N+1, N+2, ...
+#      until a 404, each accepted by TrustedRoot.update and kept in flash at
+#      once (ota/SPEC.md, "Delivering roots"); then the signed metadata,
+#      checked against the newest root: threshold, expiry, target esp32 +
+#      model, version newer than this firmware's; its length and sha256 are
+#      recorded in otajob.json, and the device resets;
 #   3. second boot: the artifact over HTTP into the other slot, resumed
 #      with a Range from the journal (the prefix already in the slot is
 #      re-hashed first), streamed through one block buffer, its length and
@@ -37,6 +41,12 @@ _BLOCK = const(4096)
 _TRIES = const(3)
 _JOURNAL = "otajournal"
 _MAX_DOC = const(16384)  # ota/SPEC.md's limit on a document
+_ROOT = "otaroot.json"  # the newest root a walk accepted, as signed
+
+
+class _Missing(OSError):
+    # An HTTP 404: for a root, the end of the walk.
+    pass
 
 
 def run(job):
@@ -75,31 +85,68 @@ def _online(wifi):
 
 
 def _verify(job, model):
-    # First boot of the update: the signed metadata against the root this
-    # firmware ships (otaroot.py). What it vouches for is recorded in flash
-    # (as trusted as this code) and the next boot downloads with the heap
-    # the verifier's modules no longer take.
+    # First boot of the update: the roots, then the signed metadata against
+    # the newest. What it vouches for is recorded in flash (as trusted as
+    # this code) and the next boot downloads with the heap the verifier's
+    # modules no longer take.
     from otaroot import ROOT  # ImportError: this firmware trusts no root
 
     from ota.device import ed25519
-    from ota.device.metadata import TrustedRoot, verify_release
+    from ota.device.metadata import verify_release
+    from ota.device.roots import follow, newest, root_url
 
-    s, n = _get(job.d["metadata"], 0)
-    try:
-        if n is None or n > _MAX_DOC:  # read only what fits: no 16 KB piece on a busy heap
-            raise MalformedDocument("metadata of %s bytes (at most %d)" % (n, _MAX_DOC))
-        doc = s.read(n)
-    finally:
-        s.close()
-    trusted = TrustedRoot.from_bytes(ROOT, ed25519.verify)
+    url = job.d["metadata"]
+    trusted = newest((ROOT, _stored_root()), ed25519.verify)
+    ROOT = None
+    del sys.modules["otaroot"]  # its ~1 KB document, loaded now, for the signatures' heap
+    trusted = follow(trusted, lambda v: _document(root_url(url, v), True), _keep_root)
+    gc.collect()
+    doc = _document(url, False)
     r = verify_release(
         trusted, doc, now=hal.now_ms() // 1000, installed_version=int(VERSION), hardware="esp32", model=model
     )
     job.d.update(release=[r.length, r.sha256], tries=0)
     job.save()
+    v = trusted.root.version
     trusted = doc = None
     gc.collect()
-    print("ota: release %d verified, heap used %d free %d" % (r.version, gc.mem_alloc(), gc.mem_free()))
+    print(
+        "ota: release %d verified with root v%d, heap used %d free %d"
+        % (r.version, v, gc.mem_alloc(), gc.mem_free())
+    )
+
+
+def _stored_root():
+    try:
+        with open(_ROOT, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _keep_root(trusted, data):
+    flash.save(_ROOT, data)
+
+
+def _document(url, missing_ok):
+    # A signed document, read whole once its length is known to be within
+    # the spec's limit (no 16 KB piece on a busy heap); None for a 404 when
+    # missing_ok.
+    try:
+        s, n = _get(url, 0)
+    except _Missing:
+        if missing_ok:
+            return None
+        raise
+    try:
+        if n is None or n > _MAX_DOC:
+            raise MalformedDocument("document of %s bytes (at most %d)" % (n, _MAX_DOC))
+        doc = s.read(n)
+    finally:
+        s.close()
+    s = None
+    gc.collect()  # the socket's buffers, before the document is parsed and verified
+    return doc
 
 
 class _Signed:
@@ -211,6 +258,8 @@ def _get(url, offset):
                 break
             if line[:15].lower() == b"content-length:":
                 n = int(line[15:])
+        if code == 404:
+            raise _Missing("HTTP 404 for " + url)
         if code != (206 if offset else 200):
             raise OSError("HTTP %d for %s" % (code, url))
     except BaseException:

@@ -108,13 +108,18 @@ def _rotr(x, n):
 
 
 def _compress(h, block):
-    w = [int.from_bytes(block[i : i + 8], "big") for i in range(0, 128, 8)]
+    # The schedule is allocated whole (80 words): grown by append, its last resize asked for 128
+    # words (1 KB on a 64-bit port) in one piece, the allocation that failed first on a fragmented
+    # 100 KB heap in an ESP32's update mode.
+    w = [0] * 80
+    for i in range(16):
+        w[i] = int.from_bytes(block[8 * i : 8 * i + 8], "big")
     for t in range(16, 80):
         w15 = w[t - 15]
         w2 = w[t - 2]
         s0 = _rotr(w15, 1) ^ _rotr(w15, 8) ^ (w15 >> 7)
         s1 = _rotr(w2, 19) ^ _rotr(w2, 61) ^ (w2 >> 6)
-        w.append((w[t - 16] + s0 + w[t - 7] + s1) & _MASK)
+        w[t] = (w[t - 16] + s0 + w[t - 7] + s1) & _MASK
     a, b, c, d, e, f, g, hh = h
     for t in range(80):
         s1 = _rotr(e, 14) ^ _rotr(e, 18) ^ _rotr(e, 41)

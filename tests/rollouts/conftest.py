@@ -63,6 +63,30 @@ class Fleet:
         return signing.sign(signing.document(r), self.release_keys if keys is None else keys)
 
 
+@dataclass
+class Rotation:
+    """A next root of a fleet and the new keys it names (every old key dropped: revoked)."""
+
+    root_keys: list[SigningKey]
+    release_keys: list[SigningKey]
+    document: bytes
+
+
+def rotate(old_root_keys: list[SigningKey], *, version: int = 2, forged: bool = False) -> Rotation:
+    """Root ``version`` with one new root key and two new release keys (threshold 2), signed by the
+    old root's key and the new one (as `mobilytics-ota root rotate` + `sign --document` would);
+    ``forged``: by the new key only, as an attacker without the old root keys would sign it."""
+    root_keys = [SigningKey.generate()]
+    release_keys = [SigningKey.generate() for _ in range(2)]
+    root = signing.make_root(
+        version=version,
+        expires=int(time.time()) + 365 * 86400,
+        roles={"root": ([k.public for k in root_keys], 1), "release": ([k.public for k in release_keys], 2)},
+    )
+    signers = root_keys if forged else old_root_keys[:1] + root_keys
+    return Rotation(root_keys, release_keys, signing.sign(signing.document(root), signers))
+
+
 @pytest.fixture(scope="session")
 def fleet() -> Fleet:
     root_keys = [SigningKey.generate() for _ in range(2)]
@@ -140,6 +164,22 @@ def http() -> Iterator[Files]:
     t.start()
     yield server
     server.shutdown()
+
+
+@pytest.fixture
+def server(engine: Engine, settings: Settings) -> Iterator[str]:  # noqa: F811
+    """The API in uvicorn on a free loopback port (a thread), over ``engine``: its base URL."""
+    port = free_port()
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(engine, settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    t = threading.Thread(target=srv.run, name="test.api", daemon=True)
+    t.start()
+    while not srv.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    t.join(10)
 
 
 @dataclass

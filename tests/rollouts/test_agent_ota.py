@@ -16,10 +16,11 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from edge_agent.ota.slots import Slots
-from tests.rollouts.conftest import Files, Fleet
+from tests.rollouts.conftest import Files, Fleet, rotate
 from tests.services import python_env
 
 V1 = os.urandom(50_000)
@@ -192,3 +193,82 @@ def test_a_version_that_fails_its_self_test_rolls_back(device: Path, http: Files
     # The same job offered again (retained) is ignored: no reinstall loop.
     _, again = _run(device, _offer(http, fleet))
     assert len(again) == len(reports)
+
+
+def test_rotated_roots_are_followed_kept_across_restarts_and_their_revoked_keys_refused(
+    device: Path, http: Files, fleet: Fleet
+) -> None:
+    v2 = rotate(fleet.root_keys)
+    v3 = rotate(v2.root_keys, version=3)
+    http.files["/roots/2.json"] = v2.document
+    http.files["/roots/3.json"] = v3.document
+    # Signed only by root v3's release keys: the agent shipped with root v1 walks v1 -> v2 -> v3.
+    _, reports = _run(device, _offer(http, fleet, keys=v3.release_keys))
+    assert _final(reports)["state"] == "succeeded", reports
+    assert Slots(device).current == 2
+    # Restarted (every run is a new process) and the server no longer publishes the rotations: the
+    # root the agent kept still refuses a release signed by the keys the rotation dropped.
+    http.files.clear()
+    _, reports = _run(device, _offer(http, fleet, job="j2", version=3))
+    final = _final(reports)
+    assert final["state"] == "failed"
+    assert final["reason"].startswith("ThresholdNotMet"), final
+    assert "release role of root v3" in final["reason"]
+    s = Slots(device)
+    assert (s.current, s.good, s.pending()) == (2, 2, None)
+
+
+@pytest.mark.parametrize(
+    ("case", "error"),
+    [
+        ("forged", "ThresholdNotMet"),  # not signed by root v1's key: an attacker's root
+        ("version-gap", "VersionGap"),  # v3 where v2 is due
+        ("rollback", "Rollback"),  # a root v1 again
+    ],
+)
+def test_a_root_that_does_not_chain_fails_the_job_and_the_agent_keeps_its_root(
+    device: Path, http: Files, fleet: Fleet, case: str, error: str
+) -> None:
+    bad = {
+        "forged": rotate(fleet.root_keys, forged=True),
+        "version-gap": rotate(fleet.root_keys, version=3),
+        "rollback": rotate(fleet.root_keys, version=1),
+    }[case]
+    http.files["/roots/2.json"] = bad.document
+    _, reports = _run(device, _offer(http, fleet, keys=bad.release_keys))
+    final = _final(reports)
+    assert final["state"] == "failed"
+    assert final["reason"].startswith(error), final
+    s = Slots(device)
+    assert (s.current, s.good, s.pending()) == (1, 1, None)
+    # Still on root v1: with the bad root gone, a release by root v1's release keys installs.
+    del http.files["/roots/2.json"]
+    _, reports = _run(device, _offer(http, fleet, job="j2"))
+    assert _final(reports)["state"] == "succeeded", reports
+    assert Slots(device).current == 2
+
+
+def test_an_agent_follows_a_rotation_published_through_the_cloud(
+    device: Path, server: str, tokens: dict, fleet: Fleet
+) -> None:
+    """The cloud's own routes end to end: root v2 uploaded, a release signed by its keys accepted,
+    and the agent (shipped with root v1) finds v2 beside the release's metadata and installs it."""
+    v2 = rotate(fleet.root_keys)
+    with httpx.Client(base_url=server, headers=tokens["write"], timeout=30) as c:
+        assert c.post("/releases/roots", content=v2.document).status_code == 201
+        doc = fleet.release(V2, hardware="rpi", model="pi4", keys=v2.release_keys)
+        r = c.post("/releases", content=doc)
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+        assert c.put(f"/releases/{rid}/artifact", content=V2).status_code == 200
+    offer = {
+        "job": "j1",
+        "version": "2",
+        "url": f"{server}/releases/{rid}/artifact",
+        "sha256": hashlib.sha256(V2).hexdigest(),
+        "length": len(V2),
+        "metadata": f"{server}/releases/{rid}/metadata",
+    }
+    _, reports = _run(device, json.dumps(offer))
+    assert _final(reports)["state"] == "succeeded", reports
+    assert Slots(device).current == 2

@@ -31,7 +31,7 @@ from protocol import topics
 from tests.cloud.conftest import Cloud
 from tests.firmware.boards import FAST, make_board
 from tests.firmware.observer import Observer, observing
-from tests.rollouts.conftest import Api, Files, Fleet, deploy
+from tests.rollouts.conftest import Api, Files, Fleet, deploy, rotate
 from tests.services import MosquittoProcess
 
 pytestmark = pytest.mark.micropython
@@ -186,6 +186,40 @@ async def test_refused_releases_fail_with_their_reason_and_leave_the_board_on_it
         # Each job was acted on once although its retained offer came back at every boot.
         offered = [m.body["job"] for m in obs.of(topics.OTA_STATUS) if m.body["state"] == "offered"]
         assert offered == [job for job, _, _ in cases]
+
+
+async def test_a_board_shipped_with_root_v1_follows_a_rotation_and_refuses_the_revoked_keys(
+    esp: Board, mosquitto_broker: MosquittoProcess, http: Files, fleet: Fleet, firmware: Firmware
+) -> None:
+    """Roots a board cannot accept leave it on its version and its root; the rotation published
+    beside the release is followed, kept in flash, and outlives the server's copy."""
+    v2 = firmware.images["2"]
+    rotation = rotate(fleet.root_keys)
+    refused = [
+        ("forged-root", rotate(fleet.root_keys, forged=True), "ThresholdNotMet"),
+        ("skipping-root", rotate(fleet.root_keys, version=3), "VersionGap"),
+    ]
+    async with observing(mosquitto_broker.host, mosquitto_broker.port, esp.device) as obs:  # type: ignore[attr-defined]
+        await start(esp, obs)
+        for job, bad, error in refused:
+            http.files["/roots/2.json"] = bad.document
+            got = await run_job(obs, offer(http, fleet, job, v2, keys=bad.release_keys))
+            assert [m.body["state"] for m in got] == ["offered", "failed"], (job, got[-1].body)
+            assert got[-1].body["reason"].startswith(error), (job, got[-1].body)
+            await ends_on(obs, esp, 1, got)
+        # Had either bad root been kept, root v2 would be a Rollback or its keys the wrong ones.
+        http.files["/roots/2.json"] = rotation.document
+        got = await run_job(obs, offer(http, fleet, "j-rotated", v2, keys=rotation.release_keys))
+        assert [m.body["state"] for m in got][-1] == "succeeded", got[-1].body
+        await ends_on(obs, esp, 2, got)
+        # The server forgets the rotation; the board does not: the rotated-out keys stay refused.
+        del http.files["/roots/2.json"]
+        got = await run_job(obs, offer(http, fleet, "j-revoked", firmware.images["3-broken"], version=3))
+        assert [m.body["state"] for m in got] == ["offered", "failed"], got[-1].body
+        assert got[-1].body["reason"].startswith("ThresholdNotMet"), got[-1].body
+        assert "release role of root v2" in got[-1].body["reason"]
+        await ends_on(obs, esp, 2, got)
+        assert otadata(esp)["running"] == "ota_1"
 
 
 # Where the power goes out, and what the job must end as.

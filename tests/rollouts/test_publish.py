@@ -3,36 +3,12 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import uvicorn
-from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from cloud.api.app import create_app
-from cloud.broker.ports import free_port
-from cloud.core.config import Settings
 from ota.cli import app as ota_cli
-from tests.rollouts.conftest import Fleet
-
-
-@pytest.fixture
-def server(engine: Engine, settings: Settings) -> Iterator[str]:
-    port = free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(engine, settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    t = threading.Thread(target=srv.run, name="test.api", daemon=True)
-    t.start()
-    while not srv.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    t.join(10)
+from tests.rollouts.conftest import Fleet, rotate
 
 
 def test_publish_uploads_and_reports_the_clouds_refusals(
@@ -61,3 +37,28 @@ def test_publish_uploads_and_reports_the_clouds_refusals(
     r = runner.invoke(ota_cli, ["publish", str(artifact), "--api", server, "--token", token])
     assert r.exit_code == 1
     assert "LengthMismatch" in r.output
+
+
+def test_root_publish_uploads_a_rotation_and_reports_a_root_that_does_not_chain(
+    server: str, tokens: dict, fleet: Fleet, tmp_path: Path
+) -> None:
+    token = tokens["write"]["Authorization"].split()[1]
+    runner = CliRunner()
+    doc = tmp_path / "root.v2.json"
+    doc.write_bytes(rotate(fleet.root_keys, forged=True).document)
+    r = runner.invoke(ota_cli, ["root", "publish", str(doc), "--api", server, "--token", token])
+    assert r.exit_code == 1
+    assert "(ThresholdNotMet), HTTP 422" in r.output
+    assert "root v1" in r.output
+    doc.write_bytes(rotate(fleet.root_keys).document)
+    r = runner.invoke(ota_cli, ["root", "publish", str(doc), "--api", server, "--token", token])
+    assert r.exit_code == 0, r.output
+    assert "OK root v2 published: http://127.0.0.1:8000/releases/roots/2.json" in r.output
+    r = runner.invoke(ota_cli, ["root", "publish", str(doc), "--api", server, "--token", token])
+    assert r.exit_code == 1
+    assert "(Rollback), HTTP 422" in r.output
+    # A release document is not a root: refused before anything is sent.
+    doc.write_bytes(fleet.release(b"x"))
+    r = runner.invoke(ota_cli, ["root", "publish", str(doc), "--api", server, "--token", token])
+    assert r.exit_code == 1
+    assert "MalformedDocument" in r.output

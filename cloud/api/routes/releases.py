@@ -1,8 +1,9 @@
-"""/releases: upload a signed release (document, then artifact) and download it with HTTP Range.
+"""/releases: upload a signed release (document, then artifact) and download it with HTTP Range;
+/releases/roots: upload the fleet's next root (key rotation) and download roots by version.
 
-Downloads (`/metadata`, `/artifact`) need no token: devices have none for the API, and what they
-fetch is trusted because of its signatures, not because of where it came from. Uploads need a
-write token.
+Downloads (`/metadata`, `/artifact`, `/roots/<N>.json`) need no token: devices have none for the
+API, and what they fetch is trusted because of its signatures, not because of where it came from.
+Uploads need a write token.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from fastapi.responses import StreamingResponse
 from cloud.api.deps import ReadAccess, SessionDep, SettingsDep, WriteAccess
 from cloud.core.config import Settings
 from cloud.core.types import utcnow
-from cloud.releases import service
-from cloud.releases.models import ReleasePublic
+from cloud.releases import roots, service
+from cloud.releases.models import OtaRootPublic, ReleasePublic
 from cloud.releases.store import ArtifactStore, open_store
 
 router = APIRouter(prefix="/releases", tags=["releases"])
@@ -43,11 +44,38 @@ async def upload_document(
     """The signed release document (raw JSON body). 422 with the OTA error's reason if it does not
     verify against the trusted root; 409 if this target already has that version."""
     document = await request.body()
-    root = service.trusted_root(Path(settings.ota_root))
+    root = roots.trusted_root(session, Path(settings.ota_root))
     release = service.register(session, root=root, document=document, now=utcnow())
     session.commit()
     session.refresh(release)
     return service.public(release, settings.download_base_url)
+
+
+# The roots' routes come before /{release_id}, which would otherwise take "roots" for an id.
+@router.post("/roots", status_code=201)
+async def upload_root(
+    request: Request, session: SessionDep, settings: SettingsDep, _auth: WriteAccess
+) -> OtaRootPublic:
+    """The next root (raw JSON body), signed by a threshold of the newest root's root keys and of
+    its own. 422 with the OTA error's reason if it does not chain (BadSignature, ThresholdNotMet,
+    VersionGap, Rollback, Expired, MalformedDocument); releases are verified against it afterwards."""
+    root = roots.register(session, path=Path(settings.ota_root), document=await request.body(), now=utcnow())
+    session.commit()
+    session.refresh(root)
+    return roots.public(root, settings.download_base_url)
+
+
+@router.get("/roots")
+def list_roots(session: SessionDep, settings: SettingsDep, _auth: ReadAccess) -> list[OtaRootPublic]:
+    """The roots rotated to since the first one (``Settings.ota_root``), oldest first."""
+    return [roots.public(r, settings.download_base_url) for r in roots.list_roots(session)]
+
+
+@router.get("/roots/{version}.json")
+def download_root(version: int, session: SessionDep, settings: SettingsDep) -> Response:
+    """Root ``version`` as signed; 404 past the newest (where a device's walk ends)."""
+    data = roots.document(session, path=Path(settings.ota_root), version=version)
+    return Response(data, media_type="application/json")
 
 
 @router.put("/{release_id}/artifact")
