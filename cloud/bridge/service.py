@@ -197,14 +197,10 @@ class Bridge:
             await out.put(_Sorted(batch, flush, now))
 
     def _sort(self, raw: list[tuple[str, bytes]], now: datetime) -> Flush:
-        """Decode a flush and format its COPY data ahead (psycopg needs a connection for that)."""
+        """Decode a flush and, for PostgreSQL, format its COPY data ahead."""
         flush = sort(raw, now=now)
-        if flush.batches:
-            try:
-                with self.engine.connect() as conn:
-                    flush.batches = prepare_copy(conn, flush.batches)
-            except OperationalError as e:  # the write stage formats them itself, and retries the database
-                log.warning("bridge.copy_not_prepared", error=str(e).splitlines()[0])
+        if self.engine.dialect.name == "postgresql":
+            flush.batches = prepare_copy(flush.batches)
         return flush
 
     async def _write(self, link: Link, flushes: asyncio.Queue[_Sorted | None]) -> None:
