@@ -45,6 +45,7 @@ from cloud.campaigns.models import (
 from cloud.campaigns.world import load_campaigns
 from cloud.core.db import make_engine, migrate
 from cloud.core.types import from_ms
+from cloud.ingest.rows import ObsRow
 from cloud.ingest.store import Batch, ingest, observation_rows
 
 PG_ADMIN = os.environ.get("MOBILYTICS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -151,7 +152,9 @@ def batches(n_obs: int, days: int, seed: int = 5):  # type: ignore[no-untyped-de
         for k in range(0, len(obs), 50):
             chunk = obs[k : k + 50]
             t0 = chunk[0][0]
-            out.append(Batch(f"s-{a}", "boot", k // 50, k // 50, t0, [[o[0] - t0, *o[1:]] for o in chunk]))
+            out.append(
+                Batch(f"s-{a}", "boot", k // 50, k // 50, t0, [ObsRow(o[0] - t0, *o[1:]) for o in chunk])
+            )
     out.sort(key=lambda b: b.t0_ms + (rng.randint(0, 3_600_000) if rng.random() < 0.1 else 0))
     return out
 

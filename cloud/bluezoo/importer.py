@@ -27,6 +27,7 @@ from cloud.bluezoo.config import BlueZooSettings
 from cloud.bluezoo.exceptions import BlueZooError
 from cloud.bluezoo.models import BlueZooCursor, BlueZooSensor
 from cloud.core.types import utcnow
+from cloud.ingest.rows import ObsRow
 from cloud.ingest.store import Batch, ingest
 from cloud.registry.models import Device, DeviceState, HardwareKind
 
@@ -94,7 +95,7 @@ def store_page(
             sensor = _sensor(session, settings, sensor_id, now, run)
             t0 = rows[0].ts_ms
             obs = [
-                [s.ts_ms - t0, s.kind, fmt.hid(key, s.device_hash), s.rssi, s.flags, s.lat_e6, s.lon_e6]
+                ObsRow(s.ts_ms - t0, s.kind, fmt.hid(key, s.device_hash), s.rssi, s.flags, s.lat_e6, s.lon_e6)
                 for s in rows
             ]
             batches.append(Batch(sensor.device_id, BOOT, sensor.next_batch, sensor.next_batch, t0, obs))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cloud.bridge.telemetry import decode_batch
+from cloud.ingest.rows import ObsRow
 from cloud.ingest.store import Batch
 from protocol import topics
 from protocol.codec import Message, decode, encode, make
@@ -86,7 +87,8 @@ def sort(raw: list[tuple[str, bytes]], *, now: datetime) -> Flush:
             continue
         if msg.type == "telemetry":
             b = msg.body
-            flush.batches.append(Batch(msg.device, msg.boot, b["batch"], msg.seq, b["t0"], b["obs"]))
+            rows = [ObsRow(*r[:7]) for r in b["obs"]]  # a later minor's extra columns are not stored
+            flush.batches.append(Batch(msg.device, msg.boot, b["batch"], msg.seq, b["t0"], rows))
         elif msg.type in CONTROL_TYPES:
             flush.controls.append(msg)
         else:  # a downlink type on an uplink channel cannot pass decode(topic=...); defensive

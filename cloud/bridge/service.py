@@ -2,7 +2,8 @@
 
 Tasks, all owned by one TaskGroup per connection:
 
-* ``bridge.receive`` appends every arriving message to the pending flush;
+* ``bridge.receive`` watches the connection; every arriving message is appended to the pending
+  flush as paho decodes it (`Link`'s `deliver`);
 * ``bridge.decode`` takes the pending flush when it is full or `flush_interval_ms` old and decodes
   and sorts it in a worker thread, then hands it to ``bridge.write`` through a one-slot queue;
 * ``bridge.write`` writes each sorted flush in another worker thread (one transaction), then
@@ -108,6 +109,7 @@ class Bridge:
         self._pending: list[aiomqtt.Message] = []
         self._arrived = asyncio.Event()
         self._full = asyncio.Event()
+        self._receiving = False
         self._generation = 0
 
     def stop(self) -> None:
@@ -121,12 +123,15 @@ class Bridge:
             lost: BrokerUnavailableError | None = None
             try:
                 self._generation += 1
+                self._pending = []
+                self._receiving = True  # from the first message, which may come while subscribing
                 async with connect(
                     self.config.host,
                     self.config.port,
                     client_id=self.config.client_id,
                     generation=self._generation,
                     tls=self.config.tls,
+                    deliver=self._arrive,
                 ) as link:
                     for f in subscriptions.subscription(subscriptions.CLOUD):
                         await link.client.subscribe(f, qos=1)
@@ -146,7 +151,6 @@ class Bridge:
         self.state = ConnectionState.DISCONNECTED
 
     async def _serve(self, link: Link) -> None:
-        self._pending = []
         sorted_flushes: asyncio.Queue[_Sorted | None] = asyncio.Queue(maxsize=1)
         async with asyncio.TaskGroup() as tg:
             receive = tg.create_task(self._receive(link), name="bridge.receive")
@@ -159,13 +163,17 @@ class Bridge:
 
     async def _receive(self, link: Link) -> None:
         try:
-            async for message in link.client.messages:
-                self._pending.append(message)
-                self._arrived.set()
-                if len(self._pending) >= self.config.flush_max_messages:
-                    self._full.set()
-        except aiomqtt.MqttError as e:
-            raise BrokerUnavailableError(host=self.config.host, port=self.config.port, reason=str(e)) from e
+            await link.lost()
+        finally:
+            self._receiving = False
+
+    def _arrive(self, message: aiomqtt.Message) -> None:
+        # Once receiving has stopped, a message stays unacknowledged: the broker redelivers it.
+        if self._receiving:
+            self._pending.append(message)
+            self._arrived.set()
+            if len(self._pending) >= self.config.flush_max_messages:
+                self._full.set()
 
     async def _decode(self, receive: asyncio.Task[None], out: asyncio.Queue[_Sorted | None]) -> None:
         """Stage 1: cut the pending messages into flushes and decode them; None ends the stream."""
@@ -197,14 +205,10 @@ class Bridge:
             await out.put(_Sorted(batch, flush, now))
 
     def _sort(self, raw: list[tuple[str, bytes]], now: datetime) -> Flush:
-        """Decode a flush and format its COPY data ahead (psycopg needs a connection for that)."""
+        """Decode a flush and, for PostgreSQL, format its COPY data ahead."""
         flush = sort(raw, now=now)
-        if flush.batches:
-            try:
-                with self.engine.connect() as conn:
-                    flush.batches = prepare_copy(conn, flush.batches)
-            except OperationalError as e:  # the write stage formats them itself, and retries the database
-                log.warning("bridge.copy_not_prepared", error=str(e).splitlines()[0])
+        if self.engine.dialect.name == "postgresql":
+            flush.batches = prepare_copy(flush.batches)
         return flush
 
     async def _write(self, link: Link, flushes: asyncio.Queue[_Sorted | None]) -> None:

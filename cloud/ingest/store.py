@@ -4,7 +4,8 @@ One call takes every telemetry batch of one flush:
 
 1. the batch keys go into `telemetry_batch` with ON CONFLICT DO NOTHING RETURNING: what comes back
    is new, everything else is a duplicate (redelivered by the broker, or sent twice by the device);
-2. the observations of the new batches go in with binary COPY on PostgreSQL, executemany on SQLite;
+2. the observations of the new batches go in with binary COPY on PostgreSQL (as the bytes
+   `prepare_copy` made ahead, when it did), executemany on SQLite;
 3. each (device, boot) stream's high-water mark and gaps are updated (`sequence.account`), with
    the stream rows locked so two replicas never account the same stream at once;
 4. per-device counters are bumped with relative UPDATEs, in device order (no deadlocks).
@@ -15,14 +16,13 @@ the broker redelivers and step 1 sorts it out.
 
 from __future__ import annotations
 
-import io
+import struct
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from psycopg.copy import Copy, FileWriter
 from sqlalchemy import Connection, bindparam, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -32,6 +32,7 @@ from cloud.ingest.models import (
     TelemetryGap,
     TelemetryStream,
 )
+from cloud.ingest.rows import HID_LENGTH, ObsRow
 from cloud.ingest.sequence import Gap, Stream, account
 from cloud.registry.models import Device
 
@@ -61,6 +62,11 @@ _INSERT_KEYS_PG = text(
 )
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # binary COPY header: signature, flags, no extension
 _TRAILER = b"\xff\xff"
+# A binary COPY row after its batch's part (field count, device_id, boot, batch): each field is its
+# length (int4) and its bytes, NULL is length -1. Every field has a fixed width once kind is one
+# character and hid HID_LENGTH, so one struct formats a row: ts_ms, kind, hid, rssi, flags, lat, lon.
+_ROW = struct.Struct(f">iqi1si{HID_LENGTH}sihiiiiii").pack
+_ROW_NO_FIX = struct.Struct(f">iqi1si{HID_LENGTH}sihiiii").pack  # lat_e6 and lon_e6 NULL
 _INSERT_SQL = (
     f"INSERT INTO observation ({', '.join(OBSERVATION_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in OBSERVATION_COLUMNS)})"
@@ -76,7 +82,7 @@ class Batch:
     batch: int
     seq: int
     t0_ms: int
-    obs: Sequence[Sequence[Any]]  # [dt_ms, kind, hid, rssi, flags, lat_e6, lon_e6]
+    obs: Sequence[ObsRow]
     copy: bytes | None = field(default=None, repr=False, compare=False)  # see prepare_copy
 
     @property
@@ -97,7 +103,7 @@ class IngestResult:
 
 def observation_rows(b: Batch) -> list[tuple[Any, ...]]:
     d, boot, n, t0 = b.device_id, b.boot, b.batch, b.t0_ms
-    return [(d, boot, n, t0 + o[0], o[1], o[2], o[3], o[4], o[5], o[6]) for o in b.obs]
+    return [(d, boot, n, t0 + o.dt_ms, o.kind, o.hid, o.rssi, o.flags, o.lat_e6, o.lon_e6) for o in b.obs]
 
 
 def _insert_keys(conn: Connection, batches: list[Batch], now: datetime) -> set[tuple[str, str, int]]:
@@ -138,61 +144,75 @@ def _insert_keys(conn: Connection, batches: list[Batch], now: datetime) -> set[t
     return {(r[0], r[1], r[2]) for r in rows}
 
 
-def prepare_copy(conn: Connection, batches: list[Batch]) -> list[Batch]:
-    """`batches` with their rows in binary COPY format (PostgreSQL; on SQLite they come back as is).
+def prepare_copy(batches: list[Batch]) -> list[Batch]:
+    """`batches` with their rows in binary COPY format, ready for `write_observations`.
 
     Formatting is most of a COPY's Python time; the bridge does it while the previous flush is in
-    the database, so that the flush's transaction only sends bytes. psycopg formats them (a `Copy`
-    into a `FileWriter`, its documented way to produce COPY data without a COPY), one batch at a
-    time, since only the batches that turn out new are written.
+    the database, so that the flush's transaction only sends bytes. One batch at a time, since only
+    the batches that turn out new are written. A struct per row, with no per-value dispatch, costs
+    about half of what psycopg's `write_row` did (0.27 against 0.5 µs a row, bench batches); it
+    needs the widths the protocol fixes: kind one character and hid HID_LENGTH, both ASCII, which
+    every decoded batch has (cloud/bridge checks them; other sources go through psycopg unprepared).
     """
-    if conn.dialect.name != "postgresql":
-        return batches
-    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    out = []
-    for b in batches:
-        buf = io.BytesIO()
-        with Copy(cur, binary=True, writer=FileWriter(buf)) as copy:
-            copy.set_types(_COPY_TYPES)
-            for row in observation_rows(b):
-                copy.write_row(row)
-        out.append(replace(b, copy=buf.getvalue()[len(_SIGNATURE) : -len(_TRAILER)]))
-    return out
+    return [replace(b, copy=_copy_rows(b)) for b in batches]
 
 
-def _write_fresh(conn: Connection, fresh: list[Batch]) -> int:
-    # Batches prepared by prepare_copy go in as the bytes they already are (COPY's block mode:
-    # the stream is the header, the rows, the trailer); anything else through write_observations.
-    if conn.dialect.name != "postgresql" or any(b.copy is None for b in fresh):
-        return write_observations(conn, fresh)
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(_COPY_SQL) as copy:  # type: ignore[union-attr]
-        # One write: each write is a trip through the GIL, which the decode stage holds meanwhile.
-        copy.write(b"".join([_SIGNATURE, *[b.copy for b in fresh], _TRAILER]))  # type: ignore[list-item]
-    return sum(len(b.obs) for b in fresh)
+def _copy_rows(b: Batch) -> bytes:
+    dev, boot = b.device_id.encode(), b.boot.encode()
+    head = struct.pack(f">hi{len(dev)}si{len(boot)}siq", 10, len(dev), dev, len(boot), boot, 8, b.batch)
+    t0, row, no_fix = b.t0_ms, _ROW, _ROW_NO_FIX
+    rows = [
+        row(
+            8,
+            t0 + o.dt_ms,
+            1,
+            o.kind.encode(),
+            HID_LENGTH,
+            o.hid.encode(),
+            2,
+            o.rssi,
+            4,
+            o.flags,
+            4,
+            o.lat_e6,
+            4,
+            o.lon_e6,
+        )
+        if o.lat_e6 is not None
+        else no_fix(
+            8, t0 + o.dt_ms, 1, o.kind.encode(), HID_LENGTH, o.hid.encode(), 2, o.rssi, 4, o.flags, -1, -1
+        )
+        for o in b.obs
+    ]
+    return head + head.join(rows) if rows else b""
 
 
 def write_observations(conn: Connection, batches: Sequence[Batch]) -> int:
-    """The fast path: binary COPY on PostgreSQL, one executemany on SQLite. Returns rows written.
+    """Binary COPY on PostgreSQL, one executemany on SQLite. Returns rows written.
 
-    Rows are made batch by batch inside the COPY, never as one list: a million tuples alive at
-    once cost the collector, and the server works on the first rows while the last are made.
+    When every batch was prepared (`prepare_copy`), the COPY sends their bytes in one write (the
+    stream is the header, the rows, the trailer): each write is a trip through the GIL, which the
+    bridge's decode stage holds meanwhile. Otherwise psycopg formats the rows batch by batch inside
+    the COPY, never as one list: a million tuples alive at once cost the collector, and the server
+    works on the first rows while the last are made.
     """
-    n = 0
+    n = sum(len(b.obs) for b in batches)
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
         with raw.cursor() as cur, cur.copy(_COPY_SQL) as copy:  # type: ignore[union-attr]
+            if all(b.copy is not None for b in batches):
+                copy.write(b"".join([_SIGNATURE, *[b.copy for b in batches], _TRAILER]))  # type: ignore[list-item]
+                return n
             copy.set_types(_COPY_TYPES)
             write = copy.write_row
             for b in batches:
                 for row in observation_rows(b):
                     write(row)
-                n += len(b.obs)
         return n
     rows = [row for b in batches for row in observation_rows(b)]
     if rows:
         conn.exec_driver_sql(_INSERT_SQL, rows)
-    return len(rows)
+    return n
 
 
 def _account(conn: Connection, fresh: list[Batch], now: datetime, result: IngestResult) -> None:
@@ -299,7 +319,7 @@ def ingest(conn: Connection, batches: list[Batch], *, now: datetime) -> IngestRe
     result.batches = len(fresh)
     result.fresh = fresh
     if fresh:
-        result.observations = _write_fresh(conn, fresh)
+        result.observations = write_observations(conn, fresh)
         _account(conn, fresh, now, result)
         per_device: dict[str, tuple[int, int]] = defaultdict(lambda: (0, 0))
         for b in fresh:

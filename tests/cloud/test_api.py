@@ -14,6 +14,7 @@ from cloud.auth.models import Scope
 from cloud.auth.service import create_token
 from cloud.core.config import Settings
 from cloud.core.types import utcnow
+from cloud.ingest.rows import ObsRow
 from cloud.ingest.store import Batch, ingest
 from cloud.registry.models import Device
 from cloud.shadow.models import ConfigShadow
@@ -160,7 +161,7 @@ def test_desired_config_is_validated_per_hardware_kind_and_versioned(
 
 def test_gaps_and_completeness_are_served(engine: Engine, api: TestClient, tokens: dict[str, str]) -> None:
     _seed(engine)
-    rows = [[0, "w", "00000000000000aa", -60, 0, None, None]]
+    rows = [ObsRow(0, "w", "00000000000000aa", -60, 0, None, None)]
     with engine.begin() as conn:
         ingest(
             conn,

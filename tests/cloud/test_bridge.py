@@ -198,8 +198,8 @@ async def test_desired_config_is_published_retained_and_the_report_acknowledges_
 
 
 def test_a_flush_decoded_while_the_database_is_away_keeps_its_batches() -> None:
-    """The decode stage formats COPY data ahead with a database connection; without one it must
-    hand the batches on unformatted (the write stage formats them and retries), not stop the bridge."""
+    """The decode stage formats COPY data ahead without the database: with none answering it
+    decodes and formats the flush all the same (the write stage retries the database)."""
     engine = make_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
     body = {"batch": 3, "t0": 1_767_225_600_000, "obs": [[0, "w", "0123456789abcdef", -50, 0, None, None]]}
     payload = encode(make("telemetry", "away-0001", "a0a0a0a0", 3, 1_767_225_600_000, body))
@@ -209,4 +209,4 @@ def test_a_flush_decoded_while_the_database_is_away_keeps_its_batches() -> None:
         )
     finally:
         engine.dispose()
-    assert [(b.device_id, b.batch, b.copy) for b in flush.batches] == [("away-0001", 3, None)]
+    assert [(b.device_id, b.batch, b.copy is not None) for b in flush.batches] == [("away-0001", 3, True)]

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from cloud.core.types import from_ms, utcnow
 from cloud.ingest.models import TelemetryStream, observation
 from cloud.ingest.reports import completeness, gaps
+from cloud.ingest.rows import ObsRow
 from cloud.ingest.store import Batch, ingest, observation_rows, prepare_copy
 from cloud.registry.models import Device
 
@@ -17,7 +18,7 @@ T0 = 1_700_000_000_000
 
 
 def _batch(n: int, *, device: str = "dev-1", boot: str = "b1", obs: int = 3) -> Batch:
-    rows = [[i * 10, "w", f"{n:08x}{i:08x}", -60, 0, 49_000_000, 16_000_000] for i in range(obs)]
+    rows = [ObsRow(i * 10, "w", f"{n:08x}{i:08x}", -60, 0, 49_000_000, 16_000_000) for i in range(obs)]
     return Batch(device, boot, n, seq=100 + n, t0_ms=T0 + n * 1000, obs=rows)
 
 
@@ -83,11 +84,10 @@ def test_a_new_boot_starts_a_new_sequence_without_a_false_gap(engine: Engine) ->
 def test_prepared_batches_store_the_same_rows_as_unprepared_ones(engine: Engine) -> None:
     """The bridge formats COPY data ahead of the flush (prepare_copy); the table must not tell."""
     nulls = Batch(
-        "dev-2", "b2", 0, seq=0, t0_ms=T0, obs=[[5, "b", "00ff00ff00ff00ff", -127, 255, None, None]]
+        "dev-2", "b2", 0, seq=0, t0_ms=T0, obs=[ObsRow(5, "b", "00ff00ff00ff00ff", -127, 255, None, None)]
     )
     batches = [_batch(0, obs=4), _batch(1, obs=0), nulls]
-    with engine.connect() as conn:
-        prepared = prepare_copy(conn, batches)
+    prepared = prepare_copy(batches)
     r = _ingest(engine, [*prepared, _batch(0, obs=4)])  # the repeated batch is still a duplicate
     assert (r.batches, r.duplicates, r.observations) == (3, 1, 5)
     with engine.connect() as conn:

@@ -12,6 +12,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec.structs import astuple
 
 from cloud.bridge.inbox import sort
 from cloud.bridge.telemetry import decode_batch
@@ -55,7 +56,7 @@ def _fast_batch(topic: str, payload: bytes) -> tuple[object, ...] | None:
     b = decode_batch(topic, payload)
     if b is None:
         return None
-    return (b.device_id, b.boot, b.batch, b.seq, b.t0_ms, [list(r) for r in b.obs])
+    return (b.device_id, b.boot, b.batch, b.seq, b.t0_ms, [list(astuple(r)) for r in b.obs])
 
 
 def _agrees(topic: str, payload: bytes) -> None:
@@ -157,7 +158,7 @@ def test_a_flush_stores_fast_and_codec_batches_and_dead_letters_the_rest() -> No
         now=utcnow(),
     )
     assert [b.batch for b in flush.batches] == [7, 8]
-    assert [list(r) for r in flush.batches[0].obs] == AGENT_BODY["obs"]
+    assert [list(astuple(r)) for r in flush.batches[0].obs] == AGENT_BODY["obs"]
     (dead,) = flush.dead
     assert (dead.reason, dead.detail) == ("bad_field", "body.obs[1].hid must be 16 lowercase hex characters")
     (reply,) = flush.replies
