@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware.build import image
-from firmware.host.paths import SRC, micropython_path
+from firmware.host.paths import RUN_MAIN, compiled_stand_ins, micropython_path
 
 RESET_EXIT_CODE = 75  # firmware/host/machine.py
 # The heap of issue 5's target (see firmware/README.md, "Heap"); MOB_FW_HEAP overrides it.
@@ -160,14 +160,14 @@ class Board:
         return env
 
     def argv(self, code: Path | None = None) -> list[str]:
-        main = (code or self.code or SRC) / "main.py"
         heap = self.update_heap if update_pending(self.flash, code) else self.heap
-        return [self.micropython, "-X", f"heapsize={heap}", str(main)]
+        return [self.micropython, "-X", f"heapsize={heap}", str(compiled_stand_ins() / RUN_MAIN)]
 
     def run_once(self) -> int:
         """One boot, until MicroPython exits; its exit code. A built bundle boots from its OTA slot
         (``bootloader``); the sources (no ``code``) run as they are."""
-        code = bootloader(self.flash, self.code) if self.code is not None else None
+        # The booted slot as a path from the cwd, the flash (paths.RUN_MAIN: short module paths).
+        code = bootloader(self.flash, self.code).relative_to(self.flash) if self.code is not None else None
         out = self.log.open("ab") if self.log else None
         try:
             self._proc = subprocess.Popen(
