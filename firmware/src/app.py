@@ -219,7 +219,8 @@ class Node:
             else:
                 log("command refused: queue full")
         elif topic == self.topic(topics.OTA_OFFER):
-            self._offer = bytes(msg) or None  # empty: the offer was withdrawn
+            if self.test is None:  # none is taken while a self-test runs
+                self._offer = bytes(msg) or None  # empty: the offer was withdrawn
         elif topic == self._t_error:
             try:
                 b = codec.decode(msg, topic).body
@@ -346,7 +347,7 @@ class Node:
         raw = self._offer
         self._offer = None
         try:
-            if raw and self.test is None:  # none is taken while a self-test runs
+            if raw:
                 b = codec.decode(raw, self.topic(topics.OTA_OFFER)).body
                 if b["job"] not in flash.load("otadone.json", ()):
                     flash.save("otajob.json", {"offer": b})
