@@ -10,9 +10,10 @@ a slot in ``new`` becomes ``pending_verify`` and boots; a slot found again in ``
 (its boot was never confirmed with ``mark_app_valid_cancel_rollback``) becomes ``aborted`` and the
 other, valid slot boots; a slot whose image does not unpack becomes ``invalid``. A slot's image is a
 firmware bundle as a ustar archive (``firmware.build.image``); booting it means unpacking it into
-``<flash>/.host/<slot>.app/`` and running that directory's ``main.py``. At the first boot of a flash
-the ``--code`` bundle is written into ``ota_0`` (the factory flashing). The reset cause is left as
-the reset that happened (a rollback is not a reset cause on ESP32 either).
+``<flash>/.host/<slot>.app/`` and running that directory's ``main.py`` (imported by
+``paths.RUN_MAIN``, the directory on MICROPYPATH relative to the flash: short module paths). At the
+first boot of a flash the ``--code`` bundle is written into ``ota_0`` (the factory flashing). The
+reset cause is left as the reset that happened (a rollback is not a reset cause on ESP32 either).
 
     python -m firmware.host.launcher --flash DIR [--code BUNDLE] [--crowd FILE] [--nmea FILE]
 """

@@ -76,15 +76,12 @@ def main():
     # runs (also when power was lost after set_boot, before the stage was
     # saved) is confirming; any other was rolled back (reported, then a
     # reset). -> the self-test's deadline (ticks_ms) for the app, or None
-    # once nothing is left to do.
+    # if the file holds no job (torn by a power cut).
     d = flash.load(_PATH)
     if d is None:
         return None
     if "offer" in d:  # {"offer": body}: saved by the app, no job in flight
         job = _take(d["offer"])
-        if job is None:
-            flash.remove(_PATH)
-            return None
     else:
         job = Job(d)
     d = job.d
@@ -97,7 +94,7 @@ def main():
     if d["stage"] == "update":
         import updater
 
-        updater.run(job)
+        updater.run(job)  # ends in a reset
     # The bootloader went back to this image. The new one ended its boot
     # itself (a soft reset: its self-test's deadline passed, or it crashed),
     # or the power or the watchdog ended it.
@@ -111,15 +108,14 @@ def main():
 
 
 def _take(offer):
-    # The offer body the app saved -> the new Job, or None if this job was
-    # taken before (the app checked too; this covers a power cut). Recorded
-    # as taken once its job is saved: a power cut in between goes on with it.
+    # The offer body the app saved (of a job not taken before: it checked)
+    # -> the new Job. Its id is recorded as taken first: a power cut before
+    # the job is saved takes the offer again.
     done = flash.load(_DONE, [])
-    if offer["job"] in done:
-        return None
+    if offer["job"] not in done:
+        flash.save(_DONE, (done + [offer["job"]])[-_KEEP:])
     d = {"job": offer["job"], "version": offer["version"], "url": offer["url"], "metadata": offer["metadata"]}
     d.update(stage="update", release=None, slot=None, tries=0)
     job = Job(d)
     job.status("offered")
-    flash.save(_DONE, (done + [offer["job"]])[-_KEEP:])
     return job
