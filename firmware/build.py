@@ -129,7 +129,7 @@ def compile_module(mpy_cross: str, src: Path, out: Path, display: str) -> None:
     # No line-number tables: ~1 KB less bytecode in a board's 100 KB heap; a traceback still names
     # the module and the function (as for MicroPython's own frozen modules). The source is named
     # by the module's name, a qstr the import interns anyway: "app.py" would be one more per module
-    # (20 qstrs and ~350 bytes of the heap, and the qstr pool's next step is 7 KB, firmware/README.md).
+    # (19 qstrs and ~350 bytes of the heap, and the qstr pool's next step is 7 KB, firmware/README.md).
     name = display.removesuffix(".py").replace("/", ".")
     r = subprocess.run(
         [mpy_cross, "-X", "no-source-lines", "-s", name, "-o", str(out), str(src)],

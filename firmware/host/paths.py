@@ -16,7 +16,7 @@ HOST = FIRMWARE / "host"
 STAND_INS = ("_esp32flash", "_hostenv", "bluetooth", "esp32", "machine", "network")
 # The script the launcher runs, beside the stand-ins (``compiled_stand_ins``): MicroPython puts a
 # script's directory first on sys.path as its absolute real path, so main.py run itself would have
-# every module found there and interned with that long path as its __file__ (~1.5 KB of the 100K
+# every module found there and interned with that long path as its __file__ (~1.4 KB of the 100K
 # heap from a test's flash; a board's are "/app.mpy"). Imported from MICROPYPATH, the booted code
 # keeps the path it is given there, relative to the flash (the cwd).
 RUN_MAIN = "run_main.py"
