@@ -127,9 +127,12 @@ def protocol_modules(src: Path | None = None) -> list[str]:
 def compile_module(mpy_cross: str, src: Path, out: Path, display: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     # No line-number tables: ~1 KB less bytecode in a board's 100 KB heap; a traceback still names
-    # the module and the function (as for MicroPython's own frozen modules).
+    # the module and the function (as for MicroPython's own frozen modules). The source is named
+    # by the module's name, a qstr the import interns anyway: "app.py" would be one more per module
+    # (19 qstrs and ~350 bytes of the heap, and the qstr pool's next step is 7 KB, firmware/README.md).
+    name = display.removesuffix(".py").replace("/", ".")
     r = subprocess.run(
-        [mpy_cross, "-X", "no-source-lines", "-s", display, "-o", str(out), str(src)],
+        [mpy_cross, "-X", "no-source-lines", "-s", name, "-o", str(out), str(src)],
         capture_output=True,
         text=True,
     )

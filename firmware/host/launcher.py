@@ -10,9 +10,10 @@ a slot in ``new`` becomes ``pending_verify`` and boots; a slot found again in ``
 (its boot was never confirmed with ``mark_app_valid_cancel_rollback``) becomes ``aborted`` and the
 other, valid slot boots; a slot whose image does not unpack becomes ``invalid``. A slot's image is a
 firmware bundle as a ustar archive (``firmware.build.image``); booting it means unpacking it into
-``<flash>/.host/<slot>.app/`` and running that directory's ``main.py``. At the first boot of a flash
-the ``--code`` bundle is written into ``ota_0`` (the factory flashing). The reset cause is left as
-the reset that happened (a rollback is not a reset cause on ESP32 either).
+``<flash>/.host/<slot>.app/`` and running that directory's ``main.py`` (imported by
+``paths.RUN_MAIN``, the directory on MICROPYPATH relative to the flash: short module paths). At the
+first boot of a flash the ``--code`` bundle is written into ``ota_0`` (the factory flashing). The
+reset cause is left as the reset that happened (a rollback is not a reset cause on ESP32 either).
 
     python -m firmware.host.launcher --flash DIR [--code BUNDLE] [--crowd FILE] [--nmea FILE]
 """
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware.build import image
-from firmware.host.paths import SRC, micropython_path
+from firmware.host.paths import RUN_MAIN, compiled_stand_ins, micropython_path
 
 RESET_EXIT_CODE = 75  # firmware/host/machine.py
 # The heap of issue 5's target (see firmware/README.md, "Heap"); MOB_FW_HEAP overrides it.
@@ -160,14 +161,14 @@ class Board:
         return env
 
     def argv(self, code: Path | None = None) -> list[str]:
-        main = (code or self.code or SRC) / "main.py"
         heap = self.update_heap if update_pending(self.flash, code) else self.heap
-        return [self.micropython, "-X", f"heapsize={heap}", str(main)]
+        return [self.micropython, "-X", f"heapsize={heap}", str(compiled_stand_ins() / RUN_MAIN)]
 
     def run_once(self) -> int:
         """One boot, until MicroPython exits; its exit code. A built bundle boots from its OTA slot
         (``bootloader``); the sources (no ``code``) run as they are."""
-        code = bootloader(self.flash, self.code) if self.code is not None else None
+        # The booted slot as a path from the cwd, the flash (paths.RUN_MAIN: short module paths).
+        code = bootloader(self.flash, self.code).relative_to(self.flash) if self.code is not None else None
         out = self.log.open("ab") if self.log else None
         try:
             self._proc = subprocess.Popen(

@@ -13,7 +13,13 @@ REPO = FIRMWARE.parent
 SRC = FIRMWARE / "src"
 HOST = FIRMWARE / "host"
 # The modules MicroPython imports from HOST: the ESP32's `machine`, `network`, `bluetooth`, `esp32`.
-STAND_INS = ("_hostenv", "bluetooth", "esp32", "machine", "network")
+STAND_INS = ("_esp32flash", "_hostenv", "bluetooth", "esp32", "machine", "network")
+# The script the launcher runs, beside the stand-ins (``compiled_stand_ins``): MicroPython puts a
+# script's directory first on sys.path as its absolute real path, so main.py run itself would have
+# every module found there and interned with that long path as its __file__ (~1.4 KB of the 100K
+# heap from a test's flash; a board's are "/app.mpy"). Imported from MICROPYPATH, the booted code
+# keeps the path it is given there, relative to the flash (the cwd).
+RUN_MAIN = "run_main.py"
 
 
 def compiled_stand_ins() -> Path:
@@ -22,6 +28,7 @@ def compiled_stand_ins() -> Path:
     On a chip those modules are C in the firmware image and take none of MicroPython's heap; imported
     as sources, MicroPython would compile them in the 100 KB heap the firmware is measured in, and
     their parse trees would leave it in pieces. Compiled ahead, only their bytecode is charged.
+    The launcher's script (``RUN_MAIN``) is written there too.
     """
     from firmware.build import compile_module, find_mpy_cross
 
@@ -29,12 +36,14 @@ def compiled_stand_ins() -> Path:
     digest = hashlib.sha256(str(os.stat(mpy_cross).st_mtime_ns).encode())  # a new mpy-cross recompiles
     for name in STAND_INS:
         digest.update((HOST / f"{name}.py").read_bytes())
+    digest.update(RUN_MAIN.encode())
     out = Path(tempfile.gettempdir()) / f"mobilytics-host-{digest.hexdigest()[:16]}"
     if out.is_dir():
         return out
     work = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
     for name in STAND_INS:
         compile_module(mpy_cross, HOST / f"{name}.py", work / f"{name}.mpy", f"{name}.py")
+    (work / RUN_MAIN).write_text("import main\n")
     try:
         os.rename(work, out)
     except OSError:  # another process compiled them first: theirs are the same

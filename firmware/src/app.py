@@ -55,7 +55,7 @@ def log(*args):
 
 
 class Node:
-    def __init__(self, ident, tel, out, job):
+    def __init__(self, ident, tel, out, test):
         # Messages are sealed and sent from two buffers that main.py
         # allocates before anything is loaded, while the heap is in one
         # piece (a running node's heap soon has no free piece that big).
@@ -88,9 +88,14 @@ class Node:
         self._t_desired = self.topic(topics.CONFIG_DESIRED)
         self._t_cmd = self.topic(topics.CMD)
         self._t_error = self.topic(topics.ERROR)
-        # OTA (otajob.py, loaded by main.py only while a job is in flight):
-        # the job whose new image runs its self-test, and the latest offer.
-        self.job = job
+        # OTA: the deadline (ticks_ms) of this image's self-test when this is
+        # an update's first boot (otajob.py, run by main.py), else None; and
+        # the latest offer.
+        self.test = test
+        if test is not None:
+            import esp32  # the OTA slots, for _confirm: loaded at boot (on the host it is not C)
+
+            self.partition = esp32.Partition
         self._offer = None
 
     def topic(self, channel):
@@ -214,7 +219,8 @@ class Node:
             else:
                 log("command refused: queue full")
         elif topic == self.topic(topics.OTA_OFFER):
-            self._offer = bytes(msg) or None  # empty: the offer was withdrawn
+            if self.test is None:  # none is taken while a self-test runs
+                self._offer = bytes(msg) or None  # empty: the offer was withdrawn
         elif topic == self._t_error:
             try:
                 b = codec.decode(msg, topic).body
@@ -303,7 +309,7 @@ class Node:
                 await self._apply_config(client)
             if self._cmds:
                 await self._command(client, self._cmds.pop(0))
-            if self._offer is not None or self.job:
+            if self._offer is not None:
                 await self._ota(client)
             if time.ticks_diff(time.ticks_ms(), next_hb) >= 0:
                 interval = self.config["heartbeat_s"]
@@ -327,12 +333,13 @@ class Node:
             data = None
             self.outbox.ack(n)
             self.sent += 1
+            if self.test is not None:
+                await self._confirm(client)
 
     async def _ota(self, client):
-        # OTA (otajob.py). An offer of a job not finished (otadone.json)
-        # while none is in flight is saved for main.py (otajob.json exists
-        # only while a job is in flight), which takes it at the next boot,
-        # before the app loads. Then the statuses otajob queued
+        # OTA (otajob.py). An offer of a job not taken before (otadone.json)
+        # is saved for main.py (otajob.json), which takes it at the next
+        # boot, before the app loads. Then the statuses otajob queued
         # (otaout.jsonl) go out in order, a line at a time (at a connect,
         # before hello: the cloud reads a job's states in order); a reset
         # before the file goes sends some twice, which the cloud takes as no
@@ -342,7 +349,7 @@ class Node:
         try:
             if raw:
                 b = codec.decode(raw, self.topic(topics.OTA_OFFER)).body
-                if not self.job and b["job"] not in flash.load("otadone.json", ()):
+                if b["job"] not in flash.load("otadone.json", ()):
                     flash.save("otajob.json", {"offer": b})
                     hal.reset()
             with open("otaout.jsonl") as f:  # noqa: ASYNC230  (flash files are synchronous)
@@ -354,6 +361,21 @@ class Node:
         except (ProtocolError, MemoryError, ValueError) as e:  # ValueError: a line torn by a power cut
             log("ota:", e)  # a bad offer while statuses wait drops them too
         flash.remove("otaout.jsonl")
+
+    async def _confirm(self, client):
+        # An update's self-test passed: telemetry acknowledged by the broker
+        # (a session opens with its heartbeat, so one went first). The image
+        # is kept (the bootloader no longer rolls it back), then `succeeded`
+        # goes out from this boot, whose heartbeat and telemetry the cloud
+        # saw, and the job ends. A reset before the end runs the self-test
+        # again (otajob.py).
+        self.partition.mark_app_valid_cancel_rollback()
+        b = {"job": flash.load("otajob.json")["job"], "state": "succeeded", "version": VERSION}
+        _, m = self.env.seal("ota_status", b, self._out)
+        await client.publish(self.topic(topics.OTA_STATUS), m, False, 1)
+        flash.remove("otajob.json")
+        flash.remove("otajournal")
+        self.test = None
 
     async def _report(self, client, body):
         _, m = self.env.seal("config_reported", body, self._out)
@@ -435,9 +457,9 @@ class Node:
         wdt = hal.watchdog(_WDT_MS)
         while True:
             wdt.feed()
-            if self.job and self.job.poll(self.sent):  # a new image's self-test ended:
-                self.job = None
-                self._offer = b""  # _ota sends its last status (an empty offer is none)
+            if self.test is not None and time.ticks_diff(time.ticks_ms(), self.test) >= 0:
+                log("ota: self-test failed")  # no telemetry acknowledged before its deadline
+                hal.reset()  # unconfirmed: the bootloader goes back to the old image
             gc.collect()
             self._heap()
             await asyncio.sleep_ms(1000)
@@ -447,9 +469,9 @@ class Node:
         await asyncio.gather(self.watch(), self.sense(), self.locate(), self.uplink())
 
 
-def main(tel, out, job):
+def main(tel, out, test):
     try:
-        node = Node(identity.load(), tel, out, job)
+        node = Node(identity.load(), tel, out, test)
         gc.collect()
         # Collect after every 4 KB allocated, not when the heap is full:
         # garbage never spreads over the whole heap, so what lives long
