@@ -1,5 +1,5 @@
 # Update mode: one OTA job's download and install, run by main.py (through
-# otajob.update_mode) before the app is loaded, with the whole heap: the
+# otajob.main) before the app is loaded, with the whole heap: the
 # verifier needs most of 100 KB, the app too, so they never share it. Two
 # boots, because the Ed25519 and metadata modules and the download's
 # buffers did not fit 100 KB together either (the MemoryErrors came in
@@ -23,7 +23,7 @@
 # A refusal (ota.exceptions) ends the job `failed` and the device stays on
 # this firmware; any other error (network, memory) retries from the journal
 # at the next boot, _TRIES attempts in all, then `failed`. Statuses are
-# queued in otajob.json: the app sends them after the reset.
+# queued in otaout.jsonl: the app sends them after the reset.
 import gc
 import socket
 import sys
