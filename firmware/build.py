@@ -124,15 +124,17 @@ def protocol_modules(src: Path | None = None) -> list[str]:
     return sorted(done)
 
 
-def compile_module(mpy_cross: str, src: Path, out: Path, display: str) -> None:
+def compile_module(mpy_cross: str, src: Path, out: Path, display: str, *, march: str | None = None) -> None:
+    """``march``: compile to that architecture's machine code instead of bytecode (the host's stand-ins)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     # No line-number tables: ~1 KB less bytecode in a board's 100 KB heap; a traceback still names
     # the module and the function (as for MicroPython's own frozen modules). The source is named
     # by the module's name, a qstr the import interns anyway: "app.py" would be one more per module
     # (19 qstrs and ~350 bytes of the heap, and the qstr pool's next step is 7 KB, firmware/README.md).
     name = display.removesuffix(".py").replace("/", ".")
+    native = ["-march=" + march, "-X", "emit=native"] if march else []
     r = subprocess.run(
-        [mpy_cross, "-X", "no-source-lines", "-s", name, "-o", str(out), str(src)],
+        [mpy_cross, "-X", "no-source-lines", *native, "-s", name, "-o", str(out), str(src)],
         capture_output=True,
         text=True,
     )
